@@ -1,0 +1,24 @@
+// nautilus-clock: platform detection.
+//
+// The only header of the library that defines macros (STYLE.md: "No macros except for platform
+// detection, kept in one internal header"). Everything else tests these, never the compiler's own
+// predefined macros, so a new platform is added in one place.
+#pragma once
+
+#if defined(__linux__)
+#define NAUTILUS_CLOCK_OS_LINUX 1
+#elif defined(__APPLE__) && defined(__MACH__)
+#define NAUTILUS_CLOCK_OS_APPLE 1
+#endif
+
+#if defined(__unix__) || defined(NAUTILUS_CLOCK_OS_APPLE)
+// clock_gettime(CLOCK_REALTIME) gives nanoseconds on every POSIX system we support, whereas
+// std::chrono::system_clock is microseconds on libc++ (macOS), which would lose three digits.
+#define NAUTILUS_CLOCK_HAS_CLOCK_GETTIME 1
+#endif
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define NAUTILUS_CLOCK_ARCH_X86_64 1
+#elif defined(__aarch64__) || defined(_M_ARM64)
+#define NAUTILUS_CLOCK_ARCH_ARM64 1
+#endif
