@@ -1,6 +1,6 @@
 // Cost of one clock read: the library's clocks beside the std::chrono clocks they wrap.
-// Throughput (back-to-back calls), as in research/performance-anchors.md. Baseline of the group:
-// std::chrono::system_clock::now(). Target (DESIGN.md): LiveClock::now_ns() within 1.05x of it.
+// Throughput (back-to-back calls). Baseline of the group:
+// std::chrono::system_clock::now(). Target: LiveClock::now_ns() within 1.05x of it.
 #include "ratio_reporter.hpp"
 
 #include <nautilus/clock/any_clock.hpp>

@@ -1,4 +1,4 @@
-// Guard for DESIGN.md principle 1, "time is injected, never read": outside the clock headers no
+// Guard for principle 1 of docs/design.md, "time is injected, never read": outside the clock headers no
 // code reads a system clock or sleeps. This scans adapters/ and examples/ and fails on the first
 // forbidden call, naming the file, the line and the rule.
 #include <catch2/catch.hpp>

@@ -11,7 +11,7 @@
 
 namespace nautilus {
 
-// A source of the two kinds of time (DESIGN.md, principle 3):
+// A source of the two kinds of time (docs/design.md, principle 3):
 // - `now()`: realtime, UTC nanoseconds since the Unix epoch, for timestamps that leave the
 //   process. May jump (an NTP step on a live host, `TestClock::set_time`).
 // - `now_ns()`: the same reading as an int64, `to_unix_ns(now())`, for wire formats.

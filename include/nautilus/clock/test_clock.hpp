@@ -6,7 +6,7 @@
 #include <cstdint>  // std::int64_t
 #include <string>   // std::string
 
-#include "nautilus/clock/time.hpp"  // unix_nanos, clock_error, checked_add, format_iso8601
+#include "nautilus/clock/time.hpp"  // unix_nanos, clock_error, format_iso8601
 
 namespace nautilus {
 
@@ -18,8 +18,9 @@ namespace nautilus {
 //   advance_time(t)   move to `t`, an absolute time at or after now;
 //   advance_by(d)     move forward by `d >= 0`.
 // Moving to the current time is allowed and changes nothing; moving backwards throws
-// `clock_error` naming both times and leaves the clock unchanged. (With timers, `advance_*` fires
-// what falls due on the way and `set_time` only positions the clock; see docs/timers.md.)
+// `clock_error` naming both times and leaves the clock unchanged. Today `set_time` and
+// `advance_time` do the same; they differ once timers exist: `advance_*` will fire what falls due
+// on the way, while `set_time` only positions the clock.
 //
 // Threads: reads are lock-free and safe from any thread (a reader sees either the old or the new
 // time, never a torn value); the moves are meant for the single thread that drives the test.
@@ -54,7 +55,11 @@ class TestClock {
       throw clock_error("TestClock::advance_by: negative duration " + std::to_string(d.count()) +
                         "ns; a clock never moves backwards");
     }
-    move_to(checked_add(now(), d), "advance_by");
+    if (d > nautilus::unix_nanos_max - now()) {
+      throw clock_error("TestClock::advance_by: " + format_iso8601(now()) + " + " + std::to_string(d.count()) +
+                        "ns is outside the int64 nanosecond range (1677-09-21 to 2262-04-11)");
+    }
+    move_to(now() + d, "advance_by");
   }
 
  private:

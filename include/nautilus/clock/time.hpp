@@ -178,7 +178,9 @@ template <class Rep, class Period>
     if constexpr (std::is_signed_v<Rep>) {
       const auto c = static_cast<std::int64_t>(count);
       q = detail::floor_div(c, den);
-      r = c - q * den;
+      // The remainder, not c - q * den: q * den is below INT64_MIN when c is near it.
+      r = c % den;
+      if (r < 0) r += den;
     } else {
       const auto c = static_cast<std::uint64_t>(count);
       if (c / static_cast<std::uint64_t>(den) > static_cast<std::uint64_t>(max)) {
@@ -246,7 +248,10 @@ inline constexpr std::size_t iso8601_max_length = 30;
 
 // Writes `t` as RFC 3339 in UTC, "YYYY-MM-DDTHH:MM:SS[.f]Z", with exactly `fractional_digits`
 // digits after the point (0 to 9; 0 writes no point). Truncates toward the past: with 3 digits,
-// ...:00.999999999Z is written ...:00.999Z. Writes at most `iso8601_max_length` chars to `out`
+// ...:00.999999999Z is written ...:00.999Z. (So with fewer than 9 digits, a time within the last
+// unit after `unix_nanos_min` is written as a time before it, which `parse_iso8601` rejects:
+// "1677-09-21T00:12:43.14522419Z" for `unix_nanos_min` at 8 digits.) Writes at most
+// `iso8601_max_length` chars to `out`
 // and returns one past the last; allocates nothing. Throws `clock_error` if `fractional_digits`
 // is outside [0, 9].
 char* format_iso8601_to(char* out, unix_nanos t, int fractional_digits = 9);

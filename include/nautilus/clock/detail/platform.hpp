@@ -1,8 +1,7 @@
 // nautilus-clock: platform detection.
 //
-// The only header of the library that defines macros (STYLE.md: "No macros except for platform
-// detection, kept in one internal header"). Everything else tests these, never the compiler's own
-// predefined macros, so a new platform is added in one place.
+// The only header of the library that defines macros: everything else tests these, never the
+// compiler's own predefined macros, so a new platform is added in one place.
 #pragma once
 
 #if defined(__linux__)
