@@ -25,7 +25,8 @@ constexpr nautilus::unix_nanos sample_time =
 
 TEST_CASE("fmt formats unix_nanos as RFC 3339 in UTC with nine fractional digits") {
   SECTION("the header's example") {
-    const nautilus::unix_nanos t = std::chrono::sys_days{std::chrono::year{2024} / 3 / 1} + 14h + 30min + 123ns;
+    const nautilus::unix_nanos t =
+        std::chrono::sys_days{std::chrono::year{2024} / 3 / 1} + 14h + 30min + 123ns;
     REQUIRE(fmt::format("{}", t) == "2024-03-01T14:30:00.000000123Z");
   }
   SECTION("UTC with a 'Z', not {fmt}'s own local time to the second") {
@@ -50,11 +51,10 @@ TEST_CASE("fmt formats unix_nanos as RFC 3339 in UTC with nine fractional digits
 TEST_CASE("fmt formats unix_nanos with {:.N} as N fractional digits, truncated toward the past") {
   SECTION("each N from 0 to 9") {
     constexpr std::array<std::string_view, 10> expected = {
-        "2024-03-01T14:30:00Z",           "2024-03-01T14:30:00.1Z",
-        "2024-03-01T14:30:00.12Z",        "2024-03-01T14:30:00.123Z",
-        "2024-03-01T14:30:00.1234Z",      "2024-03-01T14:30:00.12345Z",
-        "2024-03-01T14:30:00.123456Z",    "2024-03-01T14:30:00.1234567Z",
-        "2024-03-01T14:30:00.12345678Z",  "2024-03-01T14:30:00.123456789Z",
+        "2024-03-01T14:30:00Z",           "2024-03-01T14:30:00.1Z",       "2024-03-01T14:30:00.12Z",
+        "2024-03-01T14:30:00.123Z",       "2024-03-01T14:30:00.1234Z",    "2024-03-01T14:30:00.12345Z",
+        "2024-03-01T14:30:00.123456Z",    "2024-03-01T14:30:00.1234567Z", "2024-03-01T14:30:00.12345678Z",
+        "2024-03-01T14:30:00.123456789Z",
     };
     REQUIRE(fmt::format("{:.0}", sample_time) == expected[0]);
     REQUIRE(fmt::format("{:.1}", sample_time) == expected[1]);
@@ -68,7 +68,8 @@ TEST_CASE("fmt formats unix_nanos with {:.N} as N fractional digits, truncated t
     REQUIRE(fmt::format("{:.9}", sample_time) == expected[9]);
     for (std::size_t digits = 0; digits <= 9; ++digits) {
       CAPTURE(digits);
-      REQUIRE(fmt::format(fmt::runtime("{:." + std::to_string(digits) + "}"), sample_time) == expected[digits]);
+      REQUIRE(fmt::format(fmt::runtime("{:." + std::to_string(digits) + "}"), sample_time) ==
+              expected[digits]);
     }
   }
   SECTION("truncation never rounds up, before 1970 either") {

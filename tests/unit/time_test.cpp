@@ -5,31 +5,23 @@
 
 #include <catch2/catch.hpp>
 
-#include <array>        // std::array for the no-allocation output buffer
-#include <chrono>       // sys_days, sys_seconds, durations, year/month/day literals
-#include <cstddef>      // std::size_t
-#include <cstdint>      // std::int64_t, std::uint64_t, std::uint32_t
-#include <ctime>        // std::timespec, std::time_t
-#include <exception>    // std::exception for the message matcher
+#include <array>             // std::array for the no-allocation output buffer
+#include <chrono>            // sys_days, sys_seconds, durations, year/month/day literals
+#include <cstddef>           // std::size_t
+#include <cstdint>           // std::int64_t, std::uint64_t, std::uint32_t
+#include <ctime>             // std::timespec, std::time_t
+#include <exception>         // std::exception for the message matcher
 #include <initializer_list>  // std::initializer_list of int64 inputs
-#include <limits>       // std::numeric_limits
-#include <random>       // std::mt19937_64 for the deterministic property inputs
-#include <ratio>        // std::pico, std::femto, std::ratio
-#include <string>       // std::string
-#include <string_view>  // std::string_view, the sv literal
-#include <utility>      // std::move
-#include <vector>       // std::vector of property inputs
+#include <limits>            // std::numeric_limits
+#include <random>            // std::mt19937_64 for the deterministic property inputs
+#include <ratio>             // std::pico, std::femto, std::ratio
+#include <string>            // std::string
+#include <string_view>       // std::string_view, the sv literal
+#include <utility>           // std::move
+#include <vector>            // std::vector of property inputs
 
 using namespace std::chrono_literals;
 using namespace std::string_view_literals;
-
-// Failure messages show a unix_nanos as its text and its count (Catch2 prints "{?}" otherwise).
-template <>
-struct Catch::StringMaker<nautilus::unix_nanos> {
-  static std::string convert(nautilus::unix_nanos t) {
-    return nautilus::format_iso8601(t) + " (" + std::to_string(nautilus::to_unix_ns(t)) + " ns)";
-  }
-};
 
 namespace {
 
@@ -84,8 +76,7 @@ void require_parse_error(std::string_view text, std::size_t offset, const std::s
 }
 
 // 2024-03-01T14:30:00.123456789Z, a time with all nine fractional digits distinct and non-zero.
-constexpr unix_nanos sample_time =
-    sys_days{std::chrono::year{2024} / 3 / 1} + 14h + 30min + 123'456'789ns;
+constexpr unix_nanos sample_time = sys_days{std::chrono::year{2024} / 3 / 1} + 14h + 30min + 123'456'789ns;
 
 // `ns` floored to a multiple of `unit` ns (unit > 0), or false if that is below INT64_MIN.
 bool floor_to_multiple(std::int64_t ns, std::int64_t unit, std::int64_t& out) {
@@ -104,7 +95,9 @@ std::int64_t power_of_ten(int exponent) {
 
 // Whether `to_unix_nanos` accepts a `T`: it is constrained to integral sys_time.
 template <class T>
-concept converts_to_unix_nanos = requires(T t) { nautilus::to_unix_nanos(t); };
+concept converts_to_unix_nanos = requires(T t) {
+  nautilus::to_unix_nanos(t);
+};
 
 }  // namespace
 
@@ -133,8 +126,9 @@ TEST_CASE("from_unix_ns and to_unix_ns convert every int64 nanosecond count both
     STATIC_REQUIRE(to_unix_ns(nautilus::unix_nanos_max) == int64_max);
   }
   SECTION("to_unix_ns inverts from_unix_ns") {
-    for (const std::int64_t ns : std::initializer_list<std::int64_t>{int64_min, int64_min + 1, -1'000'000'000LL, -1LL, 0LL, 1LL,
-                                  1'700'000'000'000'000'000LL, int64_max - 1, int64_max}) {
+    for (const std::int64_t ns :
+         std::initializer_list<std::int64_t>{int64_min, int64_min + 1, -1'000'000'000, -1, 0, 1,
+                                             1'700'000'000'000'000'000, int64_max - 1, int64_max}) {
       CAPTURE(ns);
       REQUIRE(to_unix_ns(from_unix_ns(ns)) == ns);
     }
@@ -173,8 +167,7 @@ TEST_CASE("checked_add returns t + d, or throws clock_error naming both when the
   }
   SECTION("one nanosecond before the earliest time throws, naming the time and the duration") {
     REQUIRE_THROWS_MATCHES(checked_add(unix_nanos_min, -1ns), nautilus::clock_error,
-                           message_contains("1677-09-21T00:12:43.145224192Z") &&
-                               message_contains(" + -1ns"));
+                           message_contains("1677-09-21T00:12:43.145224192Z") && message_contains(" + -1ns"));
   }
   SECTION("a large duration from an ordinary time throws at either end") {
     REQUIRE_THROWS_MATCHES(checked_add(sample_time, nanoseconds::max()), nautilus::clock_error,
@@ -246,8 +239,7 @@ TEST_CASE("to_unix_nanos converts seconds, days and microseconds exactly inside 
   SECTION("microseconds and milliseconds are exact, negative ones too") {
     REQUIRE(to_unix_nanos(sys_time<std::chrono::microseconds>{-1us}) == from_unix_ns(-1'000));
     REQUIRE(to_unix_nanos(sys_time<std::chrono::microseconds>{1'500us}) == from_unix_ns(1'500'000));
-    REQUIRE(to_unix_nanos(sys_time<std::chrono::milliseconds>{-1'500ms}) ==
-            from_unix_ns(-1'500'000'000));
+    REQUIRE(to_unix_nanos(sys_time<std::chrono::milliseconds>{-1'500ms}) == from_unix_ns(-1'500'000'000));
   }
   SECTION("nanoseconds pass through, including the ends of the range") {
     REQUIRE(to_unix_nanos(nautilus::unix_nanos_min) == nautilus::unix_nanos_min);
@@ -255,8 +247,8 @@ TEST_CASE("to_unix_nanos converts seconds, days and microseconds exactly inside 
   }
   SECTION("the first and last whole days and seconds of the range are accepted") {
     // 2262-04-11 is day 106'751; 1677-09-22 is day -106'751 (1677-09-21T00:00 is before the range).
-    REQUIRE(to_unix_nanos(sys_days{year{2262} / 4 / 11}) == from_unix_ns(106'751LL * 86'400'000'000'000));
-    REQUIRE(to_unix_nanos(sys_days{year{1677} / 9 / 22}) == from_unix_ns(-106'751LL * 86'400'000'000'000));
+    REQUIRE(to_unix_nanos(sys_days{year{2262} / 4 / 11}) == from_unix_ns(106'751 * 86'400'000'000'000));
+    REQUIRE(to_unix_nanos(sys_days{year{1677} / 9 / 22}) == from_unix_ns(-106'751 * 86'400'000'000'000));
     REQUIRE(to_unix_nanos(sys_seconds{9'223'372'036s}) == from_unix_ns(9'223'372'036'000'000'000));
     REQUIRE(to_unix_nanos(sys_seconds{-9'223'372'036s}) == from_unix_ns(-9'223'372'036'000'000'000));
   }
@@ -325,6 +317,20 @@ TEST_CASE("to_unix_nanos floors units finer than a nanosecond toward the past") 
     REQUIRE(to_unix_nanos(sys_time<third_ns>{third_ns{-1}}) == from_unix_ns(-1));
     REQUIRE(to_unix_nanos(sys_time<third_ns>{third_ns{-4}}) == from_unix_ns(-2));
   }
+  SECTION("a tick of 1.5 ns reaches both ends of the range exactly, and no further") {
+    // -6'148'914'691'236'517'205 ticks is -9'223'372'036'854'775'807.5 ns, which floors to INT64_MIN.
+    using three_halves_ns = std::chrono::duration<std::int64_t, std::ratio<3, 2'000'000'000>>;
+    using three_halves_time = sys_time<three_halves_ns>;
+    REQUIRE(to_unix_nanos(three_halves_time{three_halves_ns{-1}}) == from_unix_ns(-2));
+    REQUIRE(to_unix_nanos(three_halves_time{three_halves_ns{-6'148'914'691'236'517'205}}) ==
+            nautilus::unix_nanos_min);
+    REQUIRE(to_unix_nanos(three_halves_time{three_halves_ns{6'148'914'691'236'517'205}}) ==
+            nautilus::unix_nanos_max);
+    REQUIRE_THROWS_MATCHES(to_unix_nanos(three_halves_time{three_halves_ns{-6'148'914'691'236'517'206}}),
+                           nautilus::clock_error, message_contains("-6148914691236517206 ticks"));
+    REQUIRE_THROWS_MATCHES(to_unix_nanos(three_halves_time{three_halves_ns{6'148'914'691'236'517'206}}),
+                           nautilus::clock_error, message_contains("6148914691236517206 ticks"));
+  }
   SECTION("a 32-bit femtosecond count converts") {
     using femto32 = std::chrono::duration<std::int32_t, std::femto>;
     REQUIRE(to_unix_nanos(sys_time<femto32>{femto32{-1}}) == from_unix_ns(-1));
@@ -380,7 +386,7 @@ TEST_CASE("to_timespec splits into floored seconds and tv_nsec in [0, 999999999]
 
   const auto require_timespec = [](unix_nanos t, std::time_t seconds, long nanos) {
     const std::timespec ts = to_timespec(t);
-    CAPTURE(t);
+    CAPTURE(nautilus::to_unix_ns(t));
     CHECK(ts.tv_sec == seconds);
     CHECK(ts.tv_nsec == nanos);
   };
@@ -421,9 +427,9 @@ TEST_CASE("from_timespec inverts to_timespec and throws clock_error for a bad tv
   };
 
   SECTION("round-trips every representable time, including both ends") {
-    for (const std::int64_t ns : std::initializer_list<std::int64_t>{int64_min, int64_min + 1, -1'500'000'000LL, -1'000'000'001LL,
-                                  -1'000'000'000LL, -1LL, 0LL, 1LL, 999'999'999LL,
-                                  1'700'000'000'123'456'789LL, int64_max - 1, int64_max}) {
+    for (const std::int64_t ns : std::initializer_list<std::int64_t>{
+             int64_min, int64_min + 1, -1'500'000'000, -1'000'000'001, -1'000'000'000, -1, 0, 1, 999'999'999,
+             1'700'000'000'123'456'789, int64_max - 1, int64_max}) {
       CAPTURE(ns);
       REQUIRE(from_timespec(to_timespec(from_unix_ns(ns))) == from_unix_ns(ns));
     }
@@ -439,14 +445,12 @@ TEST_CASE("from_timespec inverts to_timespec and throws clock_error for a bad tv
     REQUIRE_THROWS_AS(from_timespec(make_timespec(-1, -1)), nautilus::clock_error);
   }
   SECTION("one nanosecond past the latest time throws, naming the value") {
-    REQUIRE_THROWS_MATCHES(from_timespec(make_timespec(9'223'372'036, 854'775'808)),
-                           nautilus::clock_error,
+    REQUIRE_THROWS_MATCHES(from_timespec(make_timespec(9'223'372'036, 854'775'808)), nautilus::clock_error,
                            message_contains("{9223372036 s, 854775808 ns} is outside"));
     REQUIRE_THROWS_AS(from_timespec(make_timespec(9'223'372'037, 0)), nautilus::clock_error);
   }
   SECTION("one nanosecond before the earliest time throws, naming the value") {
-    REQUIRE_THROWS_MATCHES(from_timespec(make_timespec(-9'223'372'037, 145'224'191)),
-                           nautilus::clock_error,
+    REQUIRE_THROWS_MATCHES(from_timespec(make_timespec(-9'223'372'037, 145'224'191)), nautilus::clock_error,
                            message_contains("{-9223372037 s, 145224191 ns} is outside"));
     REQUIRE_THROWS_AS(from_timespec(make_timespec(-9'223'372'038, 999'999'999)), nautilus::clock_error);
   }
@@ -471,11 +475,10 @@ TEST_CASE("format_iso8601 writes RFC 3339 in UTC with 0 to 9 fractional digits, 
   }
   SECTION("each digit count from 0 to 9 truncates the fraction") {
     constexpr std::array<std::string_view, 10> expected = {
-        "2024-03-01T14:30:00Z",           "2024-03-01T14:30:00.1Z",
-        "2024-03-01T14:30:00.12Z",        "2024-03-01T14:30:00.123Z",
-        "2024-03-01T14:30:00.1234Z",      "2024-03-01T14:30:00.12345Z",
-        "2024-03-01T14:30:00.123456Z",    "2024-03-01T14:30:00.1234567Z",
-        "2024-03-01T14:30:00.12345678Z",  "2024-03-01T14:30:00.123456789Z",
+        "2024-03-01T14:30:00Z",           "2024-03-01T14:30:00.1Z",       "2024-03-01T14:30:00.12Z",
+        "2024-03-01T14:30:00.123Z",       "2024-03-01T14:30:00.1234Z",    "2024-03-01T14:30:00.12345Z",
+        "2024-03-01T14:30:00.123456Z",    "2024-03-01T14:30:00.1234567Z", "2024-03-01T14:30:00.12345678Z",
+        "2024-03-01T14:30:00.123456789Z",
     };
     for (int digits = 0; digits <= 9; ++digits) {
       CAPTURE(digits);
@@ -527,7 +530,7 @@ TEST_CASE("format_iso8601_to writes exactly the returned range, at most iso8601_
   constexpr std::size_t guard = 8;
 
   const auto require_written = [&](unix_nanos t, int digits) {
-    CAPTURE(t, digits);
+    CAPTURE(nautilus::to_unix_ns(t), digits);
     std::array<char, guard + nautilus::iso8601_max_length + guard> buffer{};
     buffer.fill(untouched);
     char* const first = buffer.data() + guard;
@@ -593,7 +596,8 @@ TEST_CASE("parse_iso8601 accepts each RFC 3339 form") {
     for (std::size_t count = 1; count <= 9; ++count) {
       const std::string text = "2024-03-01T14:30:00." + std::string(all_digits.substr(0, count)) + "Z";
       std::int64_t fraction = 0;
-      for (std::size_t i = 0; i < 9; ++i) fraction = fraction * 10 + (i < count ? static_cast<std::int64_t>(i) + 1 : 0);
+      for (std::size_t i = 0; i < 9; ++i)
+        fraction = fraction * 10 + (i < count ? static_cast<std::int64_t>(i) + 1 : 0);
       CAPTURE(text, fraction);
       REQUIRE(parse_iso8601(text) == whole_second + nanoseconds{fraction});
     }
@@ -640,7 +644,8 @@ TEST_CASE("parse_iso8601 subtracts a UTC offset to give UTC") {
   SECTION("an offset can move the time across a day and a year") {
     REQUIRE(parse_iso8601("2024-01-01T00:30:00+01:00") ==
             sys_days{std::chrono::year{2023} / 12 / 31} + 23h + 30min);
-    REQUIRE(parse_iso8601("2023-12-31T23:30:00-01:00") == unix_nanos{sys_days{std::chrono::year{2024} / 1 / 1}} + 30min);
+    REQUIRE(parse_iso8601("2023-12-31T23:30:00-01:00") ==
+            unix_nanos{sys_days{std::chrono::year{2024} / 1 / 1}} + 30min);
   }
   SECTION("a fraction comes before the offset") {
     REQUIRE(parse_iso8601("2024-03-01T15:30:00.5+01:00") == expected + 500ms);
@@ -669,9 +674,9 @@ TEST_CASE("parse_iso8601 accepts exactly the representable range, to the nanosec
     }
   }
   SECTION("valid times far outside the range throw") {
-    for (const std::string_view text : {"0000-01-01T00:00:00Z"sv, "1677-09-21T00:00:00Z"sv,
-                                        "2262-04-12T00:00:00Z"sv, "9999-12-31T23:59:59.999999999Z"sv,
-                                        "9999-12-31T23:59:59-23:59"sv, "0000-01-01T00:00:00+23:59"sv}) {
+    for (const std::string_view text :
+         {"0000-01-01T00:00:00Z"sv, "1677-09-21T00:00:00Z"sv, "2262-04-12T00:00:00Z"sv,
+          "9999-12-31T23:59:59.999999999Z"sv, "9999-12-31T23:59:59-23:59"sv, "0000-01-01T00:00:00+23:59"sv}) {
       CAPTURE(text);
       REQUIRE_THROWS_MATCHES(parse_iso8601(text), nautilus::clock_error,
                              message_contains("outside the representable range"));
@@ -756,12 +761,14 @@ TEST_CASE("parse_iso8601 rejects malformed text, naming it and the 0-based offse
     require_parse_error("2024-03-01T14:30:00ZZ", 20, "unexpected text after the time");
     require_parse_error("2024-03-01T14:30:00+01:00:00", 25, "unexpected text after the time");
   }
-  SECTION("leading whitespace") { require_parse_error(" 2024-03-01T14:30:00Z", 0, "expected a digit of the year"); }
+  SECTION("leading whitespace") {
+    require_parse_error(" 2024-03-01T14:30:00Z", 0, "expected a digit of the year");
+  }
 }
 
 TEST_CASE("parse_iso8601 rejects every truncation of a valid text at the offset where it ends") {
-  for (const std::string_view valid :
-       {"2024-02-29T12:34:56.789+05:30"sv, "2024-02-29T12:34:56.123456789Z"sv, "1970-01-01 00:00:00-00:00"sv}) {
+  for (const std::string_view valid : {"2024-02-29T12:34:56.789+05:30"sv, "2024-02-29T12:34:56.123456789Z"sv,
+                                       "1970-01-01 00:00:00-00:00"sv}) {
     CAPTURE(valid);
     REQUIRE_NOTHROW(nautilus::parse_iso8601(valid));
     for (std::size_t length = 0; length < valid.size(); ++length) {
@@ -775,11 +782,12 @@ TEST_CASE("parse_iso8601 error messages escape control and non-ASCII bytes and b
   using nautilus::parse_iso8601;
 
   SECTION("a control byte is shown as \\xNN") {
-    REQUIRE_THROWS_MATCHES(parse_iso8601("2024-03-01\n14:30:00Z"), nautilus::clock_error,
-                           message_contains("at offset 10") &&
-                               message_contains("in \"2024-03-01\\x0a14:30:00Z\""));
-    REQUIRE_THROWS_MATCHES(parse_iso8601("2024-03-01T14:30:00\x7f"), nautilus::clock_error,
-                           message_contains("at offset 19") && message_contains("\"2024-03-01T14:30:00\\x7f\""));
+    REQUIRE_THROWS_MATCHES(
+        parse_iso8601("2024-03-01\n14:30:00Z"), nautilus::clock_error,
+        message_contains("at offset 10") && message_contains("in \"2024-03-01\\x0a14:30:00Z\""));
+    REQUIRE_THROWS_MATCHES(
+        parse_iso8601("2024-03-01T14:30:00\x7f"), nautilus::clock_error,
+        message_contains("at offset 19") && message_contains("\"2024-03-01T14:30:00\\x7f\""));
   }
   SECTION("a NUL byte is shown, not taken as the end of the text") {
     REQUIRE_THROWS_MATCHES(parse_iso8601("2024-03-01T14:30:00Z\0"sv), nautilus::clock_error,
@@ -787,14 +795,15 @@ TEST_CASE("parse_iso8601 error messages escape control and non-ASCII bytes and b
                                message_contains("\"2024-03-01T14:30:00Z\\x00\""));
   }
   SECTION("non-ASCII bytes (here UTF-8 and a stray 0xff) are shown as \\xNN") {
-    REQUIRE_THROWS_MATCHES(parse_iso8601("2024-03-01T14:30:00\xff"), nautilus::clock_error,
-                           message_contains("at offset 19") && message_contains("\"2024-03-01T14:30:00\\xff\""));
+    REQUIRE_THROWS_MATCHES(
+        parse_iso8601("2024-03-01T14:30:00\xff"), nautilus::clock_error,
+        message_contains("at offset 19") && message_contains("\"2024-03-01T14:30:00\\xff\""));
     // U+2212 MINUS SIGN, e2 88 92, in place of the offset's '-'.
-    REQUIRE_THROWS_MATCHES(parse_iso8601("2024-03-01T14:30:00\xe2\x88\x92"
-                                         "05:00"),
-                           nautilus::clock_error,
-                           message_contains("at offset 19") &&
-                               message_contains("\"2024-03-01T14:30:00\\xe2\\x88\\x9205:00\""));
+    REQUIRE_THROWS_MATCHES(
+        parse_iso8601("2024-03-01T14:30:00\xe2\x88\x92"
+                      "05:00"),
+        nautilus::clock_error,
+        message_contains("at offset 19") && message_contains("\"2024-03-01T14:30:00\\xe2\\x88\\x9205:00\""));
   }
   SECTION("a quote and a backslash are escaped so the quoted text stays unambiguous") {
     REQUIRE_THROWS_MATCHES(parse_iso8601("2024-03-01T14:30:00\"\\"), nautilus::clock_error,
@@ -818,7 +827,8 @@ TEST_CASE("parse_iso8601 error messages escape control and non-ASCII bytes and b
   SECTION("the offset is reported when the text is cut") {
     const std::string text = "9999-12-31T23:59:59." + std::string(100, '9') + "Z";
     REQUIRE_THROWS_MATCHES(parse_iso8601(text), nautilus::clock_error,
-                           message_contains("more than 9 fractional digits") && message_contains("at offset 29 in") &&
+                           message_contains("more than 9 fractional digits") &&
+                               message_contains("at offset 29 in") &&
                                message_contains("... (" + std::to_string(text.size()) + " bytes)"));
   }
 }
@@ -826,11 +836,9 @@ TEST_CASE("parse_iso8601 error messages escape control and non-ASCII bytes and b
 TEST_CASE("parse_iso8601 inverts format_iso8601, and N digits parse as the time floored to 10^(9-N) ns") {
   // Deterministic inputs: the ends of the range, values around the epoch, and a fixed-seed stream
   // over the whole int64 range and over a narrower range with small magnitudes.
-  std::vector<std::int64_t> inputs = {int64_min,     int64_min + 1, int64_min + 999'999'999,
-                                      -1'000'000'001, -1'000'000'000, -999'999'999,
-                                      -1,            0,             1,
-                                      999'999'999,   1'000'000'000, int64_max - 1,
-                                      int64_max};
+  std::vector<std::int64_t> inputs = {
+      int64_min, int64_min + 1, int64_min + 999'999'999, -1'000'000'001, -1'000'000'000, -999'999'999, -1, 0,
+      1,         999'999'999,   1'000'000'000,           int64_max - 1,  int64_max};
   std::mt19937_64 generator(20240301);  // fixed seed: the same inputs on every run
   for (int i = 0; i < 3000; ++i) {
     const auto bits = static_cast<std::int64_t>(generator());  // modular conversion, well defined

@@ -191,17 +191,17 @@ template <class Rep, class Period>
       r = static_cast<std::int64_t>(c % static_cast<std::uint64_t>(den));
     }
     // result = q * num + floor(r * num / den); r * num < den * 1e9 fits by the static_assert.
-    if (q > max / num || q < min / num) {
+    const std::int64_t part = (r * num) / den;  // in [0, num)
+    // min / num truncates toward zero, so for q == min / num - 1 the product q * num is below
+    // INT64_MIN while the result may not be (1.5 ns ticks reach INT64_MIN this way): it is then
+    // (q + 1) * num - (num - part), formed without the out-of-range product, as in combine_seconds.
+    const bool low_edge = q < min / num && q + 1 == min / num;
+    if (q > max / num || (q < min / num && !low_edge) || (!low_edge && q * num > max - part) ||
+        (low_edge && (q + 1) * num < min + (num - part))) {
       throw clock_error("to_unix_nanos: time point " + std::to_string(count) +
                         " ticks is outside the int64 nanosecond range (1677-09-21 to 2262-04-11)");
     }
-    const std::int64_t whole = q * num;
-    const std::int64_t part = (r * num) / den;
-    if (whole > max - part) {
-      throw clock_error("to_unix_nanos: time point " + std::to_string(count) +
-                        " ticks is outside the int64 nanosecond range (1677-09-21 to 2262-04-11)");
-    }
-    return from_unix_ns(whole + part);
+    return from_unix_ns(low_edge ? (q + 1) * num - (num - part) : q * num + part);
   }
 }
 
@@ -320,7 +320,7 @@ inline char* format_iso8601_to(char* out, unix_nanos t, int fractional_digits) {
   // -9'223'372'800e9 ns, below INT64_MIN, so converting that day to nanoseconds overflows.
   constexpr std::int64_t ns_per_day = detail::seconds_per_day * detail::ns_per_second;
   const std::int64_t ns = to_unix_ns(t);
-  std::int64_t in_day_ns = ns % ns_per_day;     // (-86'400e9, 86'400e9)
+  std::int64_t in_day_ns = ns % ns_per_day;    // (-86'400e9, 86'400e9)
   if (in_day_ns < 0) in_day_ns += ns_per_day;  // [0, 86'400e9)
   const year_month_day ymd{sys_days{days{detail::floor_div(ns, ns_per_day)}}};
   const std::int64_t secs = in_day_ns / detail::ns_per_second;
