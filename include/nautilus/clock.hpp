@@ -8,3 +8,4 @@
 #include "nautilus/clock/live_clock.hpp"  // IWYU pragma: export
 #include "nautilus/clock/test_clock.hpp"  // IWYU pragma: export
 #include "nautilus/clock/time.hpp"        // IWYU pragma: export
+#include "nautilus/clock/timers.hpp"      // IWYU pragma: export

@@ -18,7 +18,8 @@ namespace nautilus {
 // - `monotonic_ns()`: nanoseconds from an unspecified origin that never decrease, for intervals,
 //   deadlines and timers. Only differences between two readings are meaningful.
 // All three are `noexcept` and callable on a const clock: reading time never fails and never
-// changes the clock observably.
+// changes the clock observably. (`TimerClock`, a `Clock` that also runs timers, is in timers.hpp:
+// this header stays light.)
 template <class C>
 concept Clock = requires(const C& clock) {
   { clock.now() } noexcept -> std::same_as<unix_nanos>;

@@ -1,34 +1,52 @@
-// nautilus-clock: `TestClock`, virtual time set and advanced by hand.
+// nautilus-clock: `TestClock`, virtual time set and advanced by hand, with timers.
 #pragma once
 
-#include <atomic>   // std::atomic
-#include <chrono>   // std::chrono::nanoseconds
-#include <cstdint>  // std::int64_t
-#include <string>   // std::string
+#include <atomic>       // std::atomic
+#include <chrono>       // std::chrono::nanoseconds
+#include <cstddef>      // std::size_t
+#include <cstdint>      // std::int64_t
+#include <optional>     // std::optional
+#include <string>       // std::string
+#include <string_view>  // std::string_view
+#include <utility>      // std::move
+#include <vector>       // std::vector
 
-#include "nautilus/clock/time.hpp"  // unix_nanos, clock_error, format_iso8601
+#include "nautilus/clock/time.hpp"    // unix_nanos, clock_error, format_iso8601
+#include "nautilus/clock/timers.hpp"  // TimerQueue, TimeEvent, TimerCallback, TimerOptions
 
 namespace nautilus {
 
 // A clock that does not tick on its own: time moves only when the test or the backtest engine
-// moves it, and only forward. One virtual time serves both kinds: `monotonic_ns() == now_ns()`.
+// moves it, and only forward. Realtime and monotonic time are one virtual line until
+// `adjust_realtime` steps the realtime reading (as NTP steps a live host's clock).
 //
 // Moving the clock:
-//   set_time(t)       jump to `t`, an absolute time at or after now;
-//   advance_time(t)   move to `t`, an absolute time at or after now;
-//   advance_by(d)     move forward by `d >= 0`.
-// Moving to the current time is allowed and changes nothing; moving backwards throws
-// `clock_error` naming both times and leaves the clock unchanged. Today `set_time` and
-// `advance_time` do the same; they differ once timers exist: `advance_*` will fire what falls due
-// on the way, while `set_time` only positions the clock.
+//   advance_time(t)   move to `t`, stopping at every tick due on the way: each callback runs with
+//                     `now() == event.ts_event`, in (deadline, order set) order, lateness zero;
+//   advance_by(d)     the same, to now + d (d >= 0);
+//   advance_to_next() move to the earliest pending tick only, and fire what is due there;
+//   set_time(t)       jump to `t` without stopping: ticks jumped over are now late, as on a live
+//                     host whose loop stalled, and fire at the next advance under each timer's
+//                     missed-tick policy, with their true lateness. Models stalls deterministically.
+// Moving to the current time is allowed (and fires what is due now); moving backwards throws
+// `clock_error` naming both times and leaves the clock unchanged.
 //
-// Threads: reads are lock-free and safe from any thread (a reader sees either the old or the new
-// time, never a torn value); the moves are meant for the single thread that drives the test.
-// Not copyable or movable: components hold a reference to the clock they were given.
+//   ticks of a 1s timer:   1    2    3    4    5
+//   advance_time(5.5s):    1    2    3    4    5     each at its own time, lateness 0
+//   set_time(5.5s), then advance_time(5.5s):
+//     burst:               1    2    3    4    5     all at 5.5 (lateness 4.5 .. 0.5)
+//     skip:                                    5     at 5.5, missed 4; next 6
+//     delay:                                   5     at 5.5, missed 4; next 6.5
+//
+// A timer set without a callback delivers its events to `take_events()` instead.
+//
+// Threads: reads are lock-free and safe from any thread; everything else is for the one thread
+// that drives the clock. Not copyable or movable: components hold a reference to it.
 class TestClock {
  public:
   // Starts at `start`, the Unix epoch by default.
-  explicit TestClock(unix_nanos start = unix_epoch) noexcept : now_ns_(to_unix_ns(start)) {}
+  explicit TestClock(unix_nanos start = unix_epoch) noexcept
+      : realtime_ns_(to_unix_ns(start)), monotonic_ns_(to_unix_ns(start)) {}
 
   TestClock(const TestClock&) = delete;
   TestClock& operator=(const TestClock&) = delete;
@@ -36,45 +54,179 @@ class TestClock {
   TestClock& operator=(TestClock&&) = delete;
   ~TestClock() = default;
 
-  // The current virtual time.
+  // ---- reads ----
+
   [[nodiscard]] unix_nanos now() const noexcept { return from_unix_ns(now_ns()); }
-  [[nodiscard]] std::int64_t now_ns() const noexcept { return now_ns_.load(std::memory_order_acquire); }
-  // Equal to `now_ns()`: virtual time has one line.
-  [[nodiscard]] std::int64_t monotonic_ns() const noexcept { return now_ns(); }
+  [[nodiscard]] std::int64_t now_ns() const noexcept { return realtime_ns_.load(std::memory_order_acquire); }
+  // Starts equal to `now_ns()`; differs from it by the sum of `adjust_realtime` steps.
+  [[nodiscard]] std::int64_t monotonic_ns() const noexcept { return monotonic_ns_.load(std::memory_order_acquire); }
 
-  // Jumps to `t`. Throws `clock_error` if `t` is before now.
-  void set_time(unix_nanos t) { move_to(t, "set_time"); }
+  // ---- timers (see timers.hpp for the rules) ----
 
-  // Moves to `t`. Throws `clock_error` if `t` is before now.
-  void advance_time(unix_nanos t) { move_to(t, "advance_time"); }
+  // A one-shot alert at `at`. Without a callback its event goes to `take_events()`.
+  TimerHandle set_time_alert(std::string name, unix_nanos at, TimerCallback callback = {},
+                             PastDeadline past = PastDeadline::fire_now) {
+    return timers_.set_time_alert(std::move(name), at, std::move(callback), past, reading());
+  }
 
-  // Moves forward by `d`. Throws `clock_error` if `d` is negative or now + d is past
-  // 2262-04-11T23:47:16.854775807Z. `advance_by(0ns)` changes nothing.
-  void advance_by(std::chrono::nanoseconds d) {
-    if (d < std::chrono::nanoseconds::zero()) {
-      throw clock_error("TestClock::advance_by: negative duration " + std::to_string(d.count()) +
-                        "ns; a clock never moves backwards");
-    }
-    if (d > nautilus::unix_nanos_max - now()) {
-      throw clock_error("TestClock::advance_by: " + format_iso8601(now()) + " + " + std::to_string(d.count()) +
-                        "ns is outside the int64 nanosecond range (1677-09-21 to 2262-04-11)");
-    }
-    move_to(now() + d, "advance_by");
+  // A periodic timer from `start` (default now) every `interval`, until `stop` (inclusive).
+  TimerHandle set_timer(std::string name, std::chrono::nanoseconds interval,
+                        std::optional<unix_nanos> start = std::nullopt, std::optional<unix_nanos> stop = std::nullopt,
+                        TimerCallback callback = {}, TimerOptions options = {}) {
+    return timers_.set_timer(std::move(name), interval, start, stop, std::move(callback), options, reading());
+  }
+
+  bool cancel_timer(std::string_view name) { return timers_.cancel_timer(name); }
+  bool cancel_timer(TimerHandle handle) { return timers_.cancel_timer(handle); }
+  std::size_t cancel_timers() { return timers_.cancel_timers(); }
+  [[nodiscard]] std::optional<unix_nanos> next_time(std::string_view name) const { return timers_.next_time(name); }
+  [[nodiscard]] std::optional<unix_nanos> next_time(TimerHandle handle) const { return timers_.next_time(handle); }
+  [[nodiscard]] std::vector<std::string> timer_names() const { return timers_.timer_names(); }
+  [[nodiscard]] std::size_t timer_count() const noexcept { return timers_.timer_count(); }
+  [[nodiscard]] bool has_timer(std::string_view name) const { return timers_.has_timer(name); }
+
+  // The realtime of the earliest pending tick (which may be in the past after `set_time`), or none.
+  [[nodiscard]] std::optional<unix_nanos> next_deadline() {
+    const auto next = timers_.next_deadline_ns();
+    if (!next) return std::nullopt;
+    return from_unix_ns(*next + (now_ns() - monotonic_ns()));
+  }
+
+  // Events of callback-less timers fired so far, oldest first; empties the buffer.
+  [[nodiscard]] std::vector<TimeEvent> take_events() { return std::exchange(outbox_, {}); }
+
+  // ---- moving ----
+
+  // Moves to `t`, firing every tick due up to and including `t`. Returns the number of events
+  // fired. Throws `clock_error` if `t` is before now. If a callback throws, the exception
+  // propagates with the clock at that event's time; nothing else is lost (later ticks stay pending).
+  std::size_t advance_time(unix_nanos t) { return advance("advance_time", t, Deliver::callbacks); }
+
+  // `advance_time(now() + d)`. Throws `clock_error` if `d` is negative or the result is past 2262.
+  std::size_t advance_by(std::chrono::nanoseconds d) {
+    return advance("advance_by", target_of("advance_by", d), Deliver::callbacks);
+  }
+
+  // As `advance_time`, but runs no callback: every due event, sorted, is returned to the caller
+  // (for engines that dispatch events themselves). Timers are re-armed as usual.
+  [[nodiscard]] std::vector<TimeEvent> advance_time_collect(unix_nanos t) {
+    collected_.clear();
+    advance("advance_time_collect", t, Deliver::collect);
+    return std::exchange(collected_, {});
+  }
+
+  // Moves to the earliest pending tick (or stays, if it is already due) and fires every tick due
+  // at that time, including ones its callbacks set for that same time. Returns the time moved to,
+  // or none (the clock unchanged) if no timer is pending.
+  std::optional<unix_nanos> advance_to_next() {
+    const auto next = next_deadline();
+    if (!next) return std::nullopt;
+    const unix_nanos to = *next < now() ? now() : *next;
+    advance("advance_to_next", to, Deliver::callbacks);
+    return to;
+  }
+
+  // Jumps to `t` without firing anything (see the class comment). Throws `clock_error` if `t` is
+  // before now.
+  void set_time(unix_nanos t) {
+    check_not_dispatching("set_time");
+    const std::int64_t target = to_unix_ns(t);
+    check_forward("set_time", target);
+    store(monotonic_ns() + (target - now_ns()), target);
+  }
+
+  // Steps the realtime reading by `delta` (either sign), as NTP steps a live host's clock:
+  // monotonic time and pending timers do not move, and ticks keep their `ts_event`. Throws
+  // `clock_error` if the realtime would leave the int64 range.
+  void adjust_realtime(std::chrono::nanoseconds delta) {
+    const unix_nanos stepped = checked_add(now(), delta);
+    realtime_ns_.store(to_unix_ns(stepped), std::memory_order_release);
   }
 
  private:
-  void move_to(unix_nanos t, const char* operation) {
+  enum class Deliver { callbacks, collect };
+
+  [[nodiscard]] ClockReading reading() const noexcept { return {monotonic_ns(), now_ns()}; }
+
+  void store(std::int64_t monotonic, std::int64_t realtime) noexcept {
+    monotonic_ns_.store(monotonic, std::memory_order_release);
+    realtime_ns_.store(realtime, std::memory_order_release);
+  }
+
+  void check_not_dispatching(const char* operation) const {
+    if (dispatching_) {
+      throw clock_error(std::string("TestClock::") + operation +
+                        ": called from a timer callback; the clock is already being advanced");
+    }
+  }
+
+  void check_forward(const char* operation, std::int64_t target) const {
     const std::int64_t current = now_ns();
-    const std::int64_t target = to_unix_ns(t);
     if (target < current) {
-      throw clock_error(std::string("TestClock::") + operation + ": " + format_iso8601(t) +
+      throw clock_error(std::string("TestClock::") + operation + ": " + format_iso8601(from_unix_ns(target)) +
                         " is before the current time " + format_iso8601(from_unix_ns(current)) +
                         "; a clock never moves backwards");
     }
-    now_ns_.store(target, std::memory_order_release);
   }
 
-  std::atomic<std::int64_t> now_ns_;
+  [[nodiscard]] unix_nanos target_of(const char* operation, std::chrono::nanoseconds d) const {
+    if (d < std::chrono::nanoseconds::zero()) {
+      throw clock_error(std::string("TestClock::") + operation + ": negative duration " +
+                        std::to_string(d.count()) + "ns; a clock never moves backwards");
+    }
+    if (d > unix_nanos_max - now()) {
+      throw clock_error(std::string("TestClock::") + operation + ": " + format_iso8601(now()) + " + " +
+                        std::to_string(d.count()) + "ns is outside the int64 nanosecond range (1677-09-21 to 2262-04-11)");
+    }
+    return now() + d;
+  }
+
+  std::size_t advance(const char* operation, unix_nanos t, Deliver deliver) {
+    check_not_dispatching(operation);
+    const std::int64_t target = to_unix_ns(t);
+    check_forward(operation, target);
+    // Realtime and monotonic differ by a fixed offset between adjustments; the target is reached
+    // on both lines together. target - now >= 0, and monotonic <= realtime bound keeps it in range
+    // unless adjust_realtime moved realtime far below monotonic.
+    const std::int64_t offset = now_ns() - monotonic_ns();
+    const std::int64_t target_monotonic = target - offset;
+    std::size_t fired = 0;
+    dispatching_ = true;
+    struct Reset {
+      bool& flag;
+      ~Reset() { flag = false; }
+    } reset{dispatching_};
+    for (;;) {
+      const auto next = timers_.next_deadline_ns();
+      if (!next || *next > target_monotonic) break;
+      // Step to the tick, never back: a tick already late (after set_time) fires at the current time.
+      if (*next > monotonic_ns()) store(*next, *next + offset);
+      auto due = timers_.pop_due(reading());
+      ++fired;
+      if (deliver == Deliver::collect) {
+        collected_.push_back(std::move(due->event));
+        timers_.return_callback(due->handle, std::move(due->callback));
+      } else if (due->callback) {
+        struct GiveBack {
+          TimerQueue& timers;
+          TimerQueue::Due& due;
+          ~GiveBack() { timers.return_callback(due.handle, std::move(due.callback)); }
+        } give_back{timers_, *due};
+        due->callback(due->event);
+      } else {
+        outbox_.push_back(std::move(due->event));
+      }
+    }
+    store(target_monotonic, target);
+    return fired;
+  }
+
+  std::atomic<std::int64_t> realtime_ns_;
+  std::atomic<std::int64_t> monotonic_ns_;
+  TimerQueue timers_;
+  std::vector<TimeEvent> outbox_;
+  std::vector<TimeEvent> collected_;
+  bool dispatching_ = false;
 };
 
 }  // namespace nautilus

@@ -1,0 +1,500 @@
+// nautilus-clock: timers and time alerts.
+//
+// `TimerQueue` is the engine shared by `TestClock` and `LiveClock`: it validates and stores timers,
+// orders their ticks, applies the missed-tick policy and builds each `TimeEvent`. It never reads a
+// clock: every call that needs "now" is given a `ClockReading`, so the same rules hold, to the
+// nanosecond, under virtual and live time.
+//
+// Ordering contract. Ticks fire in order of (deadline, order the timers were set): a full tie is
+// broken by which `set_timer` / `set_time_alert` call came first, never by name or by chance. Event
+// ids count the events a queue has fired, from 1. The same schedule gives the same events, ids
+// included, on every run and platform.
+//
+// Two kinds of time. Deadlines are kept on the monotonic line, so stepping the realtime clock (an
+// NTP step, `TestClock::adjust_realtime`) moves no timer. A timer is set in realtime (`at`,
+// `start`, `stop` are `unix_nanos`); it is converted once, when set, with the clock's reading of
+// both lines, and each event's `ts_event` is the realtime the tick was set for.
+#pragma once
+
+#include <algorithm>    // std::sort, std::min
+#include <concepts>     // std::same_as
+#include <chrono>       // std::chrono::nanoseconds
+#include <cstddef>      // std::size_t
+#include <cstdint>      // std::int64_t, std::uint64_t, std::uint32_t
+#include <functional>   // std::function
+#include <limits>       // std::numeric_limits
+#include <optional>     // std::optional
+#include <string>       // std::string
+#include <string_view>  // std::string_view
+#include <unordered_map>  // std::unordered_map
+#include <utility>      // std::move
+#include <vector>       // std::vector
+
+#include "nautilus/clock/concepts.hpp"  // Clock
+#include "nautilus/clock/time.hpp"      // unix_nanos, clock_error, format_iso8601
+
+namespace nautilus {
+
+// What a periodic timer does with ticks that fell due while nobody was looking: a live loop that
+// fell behind, a start time in the past, or `TestClock::set_time` jumping over them. With an
+// interval of 10 and ticks due at 10, 20, 30, 40, 50, a loop that wakes at 43:
+//
+//   burst:  fires 10, 20, 30, 40 at 43 (lateness 33, 23, 13, 3), then 50, 60, ...
+//   skip:   fires 40 at 43 (lateness 3, missed 3), then 50, 60, ...   (phase kept)
+//   delay:  fires 40 at 43 (lateness 3, missed 3), then 53, 63, ...   (re-phased from the fire)
+//
+// `burst` is the default: no tick is lost, and each event carries its own `ts_event` and lateness,
+// so a consumer can still drop stale ones; the other two must be asked for. A tick that is merely
+// late (its successor not yet due) fires under every policy; only ticks whose successor is also
+// due count as missed.
+enum class MissedTicks : std::uint8_t { burst, skip, delay };
+
+// What to do with a one-shot deadline, or a periodic timer's first tick, that is already in the
+// past when it is set: fire it at the next chance (with its true `ts_event` and lateness), or throw
+// `clock_error` naming both times.
+enum class PastDeadline : std::uint8_t { fire_now, error };
+
+// Options of `set_timer`. Designated initialisers read well: `{.fire_immediately = true}`.
+struct TimerOptions {
+  // First tick at `start` rather than `start + interval`.
+  bool fire_immediately = false;
+  MissedTicks missed_ticks = MissedTicks::burst;
+  PastDeadline past = PastDeadline::fire_now;
+};
+
+// One firing of a timer.
+struct TimeEvent {
+  std::string name;
+  // The n-th event fired by this clock, from 1: deterministic, not random.
+  std::uint64_t id = 0;
+  // The realtime the tick was set for.
+  unix_nanos ts_event{};
+  // The realtime when it fired. Equal to `ts_event` under `TestClock` for a tick reached by
+  // `advance_time`.
+  unix_nanos ts_init{};
+  // Monotonic fire time minus monotonic deadline: how late the tick fired. Zero when on time.
+  // (Not `ts_init - ts_event`, which also moves when the realtime clock is stepped.)
+  std::chrono::nanoseconds lateness{};
+  // Ticks dropped in favour of this one under `skip` or `delay`; zero under `burst`.
+  std::uint64_t missed = 0;
+
+  friend bool operator==(const TimeEvent&, const TimeEvent&) = default;
+};
+
+// A timer's callback. It runs with the clock reading the event's time (under `TestClock`) and may
+// call any timer function of its clock, including cancelling or replacing its own timer.
+using TimerCallback = std::function<void(const TimeEvent&)>;
+
+// Identifies one timer for as long as it is pending; stale once it fires for the last time or is
+// cancelled, even if its name is reused. Default-constructed: refers to nothing.
+class TimerHandle {
+ public:
+  constexpr TimerHandle() noexcept = default;
+  [[nodiscard]] constexpr bool valid() const noexcept { return seq_ != 0; }
+  friend constexpr bool operator==(TimerHandle, TimerHandle) noexcept = default;
+
+ private:
+  friend class TimerQueue;
+  constexpr TimerHandle(std::uint32_t slot, std::uint64_t seq) noexcept : slot_(slot), seq_(seq) {}
+  std::uint32_t slot_ = 0;
+  std::uint64_t seq_ = 0;
+};
+
+// One reading of both lines of a clock, taken together.
+struct ClockReading {
+  std::int64_t monotonic_ns = 0;
+  std::int64_t realtime_ns = 0;
+};
+
+// The timer engine. Single-threaded: `LiveClock` wraps it in a mutex. Costs: set O(log n);
+// cancel O(1) (the heap entry is dropped lazily, and the heap is rebuilt when more than half of it
+// is stale); fire O(log n); next deadline O(1) amortised. The heap is 4-ary over 16-byte entries
+// (four children share one cache line).
+class TimerQueue {
+ public:
+  TimerQueue() = default;
+
+  // A one-shot alert at realtime `at`. Throws `clock_error` for an empty or pending name, or, with
+  // `PastDeadline::error`, an `at` before `now`.
+  TimerHandle set_time_alert(std::string name, unix_nanos at, TimerCallback callback, PastDeadline past,
+                             ClockReading now) {
+    validate_name("set_time_alert", name);
+    const std::int64_t deadline = to_monotonic("set_time_alert", name, at, now);
+    if (deadline < now.monotonic_ns && past == PastDeadline::error) {
+      throw clock_error("set_time_alert: alert '" + name + "' at " + format_iso8601(at) +
+                        " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
+    }
+    return insert(std::move(name), deadline, 0, max_ns, now.realtime_ns - now.monotonic_ns, MissedTicks::burst,
+                  std::move(callback));
+  }
+
+  // A periodic timer: ticks at `start + interval`, `start + 2 * interval`, ... (from `start` itself
+  // with `fire_immediately`), the last at or before `stop` (inclusive); `start` defaults to now,
+  // `stop` to never. Throws `clock_error` for an empty or pending name, an interval <= 0, `stop`
+  // before `start`, no tick at or before `stop`, or, with `PastDeadline::error`, a first tick
+  // before `now`.
+  TimerHandle set_timer(std::string name, std::chrono::nanoseconds interval, std::optional<unix_nanos> start,
+                        std::optional<unix_nanos> stop, TimerCallback callback, TimerOptions options,
+                        ClockReading now) {
+    validate_name("set_timer", name);
+    if (interval <= std::chrono::nanoseconds::zero()) {
+      throw clock_error("set_timer: the interval of '" + name + "' must be positive, got " +
+                        std::to_string(interval.count()) + "ns");
+    }
+    const unix_nanos begin = start.value_or(from_unix_ns(now.realtime_ns));
+    if (stop && *stop < begin) {
+      throw clock_error("set_timer: the stop " + format_iso8601(*stop) + " of '" + name + "' is before its start " +
+                        format_iso8601(begin));
+    }
+    const unix_nanos first = options.fire_immediately ? begin : checked_add(begin, interval);
+    if (stop && first > *stop) {
+      throw clock_error("set_timer: '" + name + "' has no tick at or before its stop " + format_iso8601(*stop) +
+                        " (the first would be at " + format_iso8601(first) + ")");
+    }
+    const std::int64_t deadline = to_monotonic("set_timer", name, first, now);
+    const std::int64_t stop_ns = stop ? to_monotonic("set_timer", name, *stop, now) : max_ns;
+    if (deadline < now.monotonic_ns && options.past == PastDeadline::error) {
+      throw clock_error("set_timer: the first tick of '" + name + "' at " + format_iso8601(first) +
+                        " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
+    }
+    return insert(std::move(name), deadline, interval.count(), stop_ns, now.realtime_ns - now.monotonic_ns,
+                  options.missed_ticks, std::move(callback));
+  }
+
+  // Cancels the pending timer `name`; its callback will not start again. Returns false, and does
+  // nothing, if no timer of that name is pending (never set, fired for the last time, cancelled).
+  bool cancel_timer(std::string_view name) {
+    const auto it = by_name_.find(name);
+    if (it == by_name_.end()) return false;
+    remove(it->second);
+    return true;
+  }
+
+  // As above, by handle. Returns false for a stale or default handle.
+  bool cancel_timer(TimerHandle handle) {
+    if (!is_current(handle)) return false;
+    remove(handle.slot_);
+    return true;
+  }
+
+  // Cancels every pending timer; returns how many there were.
+  std::size_t cancel_timers() {
+    const std::size_t count = by_name_.size();
+    for (std::uint32_t slot = 0; slot < nodes_.size(); ++slot) {
+      if (nodes_[slot].seq != 0) release(slot);
+    }
+    heap_.clear();
+    stale_ = 0;
+    return count;
+  }
+
+  // The realtime of the next tick of `name`, or none if no such timer is pending.
+  [[nodiscard]] std::optional<unix_nanos> next_time(std::string_view name) const {
+    const auto it = by_name_.find(name);
+    if (it == by_name_.end()) return std::nullopt;
+    const Node& node = nodes_[it->second];
+    return from_unix_ns(node.deadline + node.realtime_offset);
+  }
+
+  // The realtime of the next tick of the timer `handle` refers to, or none if it is stale.
+  [[nodiscard]] std::optional<unix_nanos> next_time(TimerHandle handle) const {
+    if (!is_current(handle)) return std::nullopt;
+    const Node& node = nodes_[handle.slot_];
+    return from_unix_ns(node.deadline + node.realtime_offset);
+  }
+
+  // The earliest pending deadline on the monotonic line, or none.
+  [[nodiscard]] std::optional<std::int64_t> next_deadline_ns() {
+    drop_stale_top();
+    if (heap_.empty()) return std::nullopt;
+    return heap_.front().deadline;
+  }
+
+  // The names of the pending timers, sorted (so the answer does not depend on hashing).
+  [[nodiscard]] std::vector<std::string> timer_names() const {
+    std::vector<std::string> names;
+    names.reserve(by_name_.size());
+    for (const auto& entry : by_name_) names.push_back(entry.first);
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+
+  [[nodiscard]] std::size_t timer_count() const noexcept { return by_name_.size(); }
+  [[nodiscard]] bool has_timer(std::string_view name) const { return by_name_.find(name) != by_name_.end(); }
+  // Events fired so far; the next event's id is this plus one.
+  [[nodiscard]] std::uint64_t events_fired() const noexcept { return events_fired_; }
+
+  // A tick taken off the queue, ready to be delivered.
+  struct Due {
+    TimeEvent event;
+    // The timer's callback, moved out so that it may safely cancel or replace its own timer;
+    // hand it back with `return_callback` once it has run.
+    TimerCallback callback;
+    TimerHandle handle;
+  };
+
+  // Takes the earliest tick due at or before `now.monotonic_ns`, applies its timer's missed-tick
+  // policy, re-arms or retires the timer and returns the event; none if nothing is due.
+  std::optional<Due> pop_due(ClockReading now) {
+    std::uint32_t slot = 0;
+    for (;;) {
+      drop_stale_top();
+      if (heap_.empty() || heap_.front().deadline > now.monotonic_ns) return std::nullopt;
+      slot = slot_of(heap_.front());
+      Node& node = nodes_[slot];
+      if (node.interval == 0 || node.policy == MissedTicks::burst) break;
+      // skip / delay: ticks due are deadline, deadline + i, ... up to min(now, stop) (the range
+      // fits int64 by construction). All but the latest are dropped; the latest is re-queued at
+      // its own deadline, so that the event stream stays sorted by ts_event.
+      const std::int64_t last_due = std::min(now.monotonic_ns, node.stop);
+      const std::int64_t behind = (last_due - node.deadline) / node.interval;
+      if (behind == 0) break;
+      node.deadline += behind * node.interval;
+      node.missed += static_cast<std::uint64_t>(behind);
+      heap_.front().deadline = node.deadline;
+      sift_down(0);
+    }
+    Node& node = nodes_[slot];
+    const std::int64_t fire_at = node.deadline;
+    const std::uint64_t missed = std::exchange(node.missed, 0);
+    std::int64_t next = max_ns;
+    if (node.interval != 0) {
+      const std::int64_t from = node.policy == MissedTicks::delay && missed != 0 ? now.monotonic_ns : fire_at;
+      next = from > max_ns - node.interval ? max_ns : from + node.interval;
+    }
+    Due out{TimeEvent{*node.name, ++events_fired_, from_unix_ns(fire_at + node.realtime_offset),
+                      from_unix_ns(now.realtime_ns), std::chrono::nanoseconds{now.monotonic_ns - fire_at}, missed},
+            std::move(node.callback), TimerHandle{slot, node.seq}};
+    if (node.interval != 0 && next <= node.stop && next != max_ns) {
+      node.deadline = next;
+      heap_.front().deadline = next;
+      sift_down(0);
+    } else {
+      pop_top();
+      release(slot);
+    }
+    return out;
+  }
+
+  // Gives a callback back to its timer after `pop_due`, unless the timer has since gone (retired,
+  // cancelled or replaced), in which case the callback is simply destroyed.
+  void return_callback(TimerHandle handle, TimerCallback&& callback) noexcept {
+    if (is_current(handle) && !nodes_[handle.slot_].callback) nodes_[handle.slot_].callback = std::move(callback);
+  }
+
+  // Approximate bytes held per pending timer, excluding what callbacks capture on the heap.
+  [[nodiscard]] std::size_t bytes_per_timer() const noexcept {
+    if (by_name_.empty()) return 0;
+    const std::size_t map_bytes =
+        by_name_.bucket_count() * sizeof(void*) + by_name_.size() * (sizeof(std::string) + 4 * sizeof(void*));
+    return (nodes_.capacity() * sizeof(Node) + heap_.capacity() * sizeof(Entry) + map_bytes) / by_name_.size();
+  }
+
+ private:
+  static constexpr std::int64_t max_ns = std::numeric_limits<std::int64_t>::max();
+  // An entry packs (creation sequence, slot) into one word: 40 bits of sequence (10^12 timers set
+  // per queue) and 24 bits of slot (16'777'215 timers pending at once).
+  static constexpr unsigned slot_bits = 24;
+  static constexpr std::uint64_t slot_mask = (std::uint64_t{1} << slot_bits) - 1;
+  static constexpr std::uint64_t max_seq = (std::uint64_t{1} << (64 - slot_bits)) - 1;
+
+  struct Entry {
+    std::int64_t deadline;
+    std::uint64_t order;  // seq << slot_bits | slot: compares as the creation sequence
+  };
+  static_assert(sizeof(Entry) == 16);
+
+  struct Node {
+    std::int64_t deadline = 0;         // next tick, monotonic ns
+    std::int64_t interval = 0;         // 0 for a one-shot alert
+    std::int64_t stop = max_ns;        // last allowed tick, monotonic ns
+    std::int64_t realtime_offset = 0;  // ts_event = deadline + realtime_offset
+    std::uint64_t seq = 0;             // creation sequence; 0 when the slot is free
+    std::uint64_t missed = 0;          // ticks dropped in favour of the next one (skip, delay)
+    const std::string* name = nullptr;  // the key in by_name_ (stable: node-based map)
+    MissedTicks policy = MissedTicks::burst;
+    TimerCallback callback;
+  };
+
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+
+  static std::uint32_t slot_of(const Entry& e) noexcept { return static_cast<std::uint32_t>(e.order & slot_mask); }
+  static std::uint64_t seq_of(const Entry& e) noexcept { return e.order >> slot_bits; }
+  static bool before(const Entry& a, const Entry& b) noexcept {
+    return a.deadline != b.deadline ? a.deadline < b.deadline : a.order < b.order;
+  }
+
+  [[nodiscard]] bool is_current(TimerHandle h) const noexcept {
+    return h.seq_ != 0 && h.slot_ < nodes_.size() && nodes_[h.slot_].seq == h.seq_;
+  }
+
+  void validate_name(const char* operation, const std::string& name) const {
+    if (name.empty()) throw clock_error(std::string(operation) + ": the timer name is empty");
+    const auto it = by_name_.find(name);
+    if (it != by_name_.end()) {
+      const Node& node = nodes_[it->second];
+      throw clock_error(std::string(operation) + ": a timer named '" + name + "' is already pending (next at " +
+                        format_iso8601(from_unix_ns(node.deadline + node.realtime_offset)) +
+                        "); cancel it first or pick another name");
+    }
+  }
+
+  static std::int64_t to_monotonic(const char* operation, const std::string& name, unix_nanos t,
+                                    ClockReading now) {
+    // deadline = now.monotonic + (t - now.realtime), checked: both steps can leave int64.
+    const std::int64_t ahead = to_unix_ns(t);
+    const std::int64_t base = now.realtime_ns;
+    constexpr std::int64_t min = std::numeric_limits<std::int64_t>::min();
+    if ((base < 0 && ahead > max_ns + base) || (base > 0 && ahead < min + base)) {
+      throw clock_error(std::string(operation) + ": '" + name + "' at " + format_iso8601(t) +
+                        " is too far from the current time to schedule");
+    }
+    const std::int64_t delta = ahead - base;
+    const std::int64_t mono = now.monotonic_ns;
+    if ((delta > 0 && mono > max_ns - delta) || (delta < 0 && mono < min - delta)) {
+      throw clock_error(std::string(operation) + ": '" + name + "' at " + format_iso8601(t) +
+                        " is too far from the current time to schedule");
+    }
+    return mono + delta;
+  }
+
+  TimerHandle insert(std::string name, std::int64_t deadline, std::int64_t interval, std::int64_t stop,
+                     std::int64_t realtime_offset, MissedTicks policy, TimerCallback callback) {
+    if (next_seq_ > max_seq) throw clock_error("TimerQueue: more than 2^40 timers set on one queue");
+    std::uint32_t slot = 0;
+    if (!free_.empty()) {
+      slot = free_.back();
+      free_.pop_back();
+    } else {
+      if (nodes_.size() > slot_mask) {
+        throw clock_error("TimerQueue: more than " + std::to_string(slot_mask) + " timers pending at once");
+      }
+      slot = static_cast<std::uint32_t>(nodes_.size());
+      nodes_.emplace_back();
+    }
+    const auto [it, inserted] = by_name_.emplace(std::move(name), slot);
+    (void)inserted;  // validate_name ruled out a duplicate
+    Node& node = nodes_[slot];
+    node.deadline = deadline;
+    node.interval = interval;
+    node.stop = stop;
+    node.realtime_offset = realtime_offset;
+    node.seq = next_seq_++;
+    node.name = &it->first;
+    node.policy = policy;
+    node.missed = 0;
+    node.callback = std::move(callback);
+    heap_.push_back(Entry{deadline, node.seq << slot_bits | slot});
+    sift_up(heap_.size() - 1);
+    return TimerHandle{slot, node.seq};
+  }
+
+  // Frees a slot and its name; its heap entry, if any, becomes stale.
+  void release(std::uint32_t slot) {
+    Node& node = nodes_[slot];
+    if (node.name != nullptr) by_name_.erase(*node.name);
+    node.name = nullptr;
+    node.seq = 0;
+    node.callback = nullptr;
+    free_.push_back(slot);
+  }
+
+  void remove(std::uint32_t slot) {
+    release(slot);
+    ++stale_;
+    // Rebuild once stale entries outnumber live ones: amortised O(1) per cancel, bounded memory.
+    if (stale_ > 64 && stale_ * 2 > heap_.size()) rebuild();
+  }
+
+  [[nodiscard]] bool is_stale(const Entry& e) const noexcept { return nodes_[slot_of(e)].seq != seq_of(e); }
+
+  void drop_stale_top() {
+    while (!heap_.empty() && is_stale(heap_.front())) {
+      pop_top();
+      --stale_;
+    }
+  }
+
+  void rebuild() {
+    std::size_t kept = 0;
+    for (const Entry& e : heap_) {
+      if (!is_stale(e)) heap_[kept++] = e;
+    }
+    heap_.resize(kept);
+    stale_ = 0;
+    if (heap_.size() > 1) {
+      for (std::size_t i = (heap_.size() - 2) / arity + 1; i-- > 0;) sift_down(i);
+    }
+  }
+
+  void pop_top() {
+    heap_.front() = heap_.back();
+    heap_.pop_back();
+    if (!heap_.empty()) sift_down(0);
+  }
+
+  static constexpr std::size_t arity = 4;
+
+  void sift_up(std::size_t i) {
+    const Entry moving = heap_[i];
+    while (i > 0) {
+      const std::size_t parent = (i - 1) / arity;
+      if (!before(moving, heap_[parent])) break;
+      heap_[i] = heap_[parent];
+      i = parent;
+    }
+    heap_[i] = moving;
+  }
+
+  void sift_down(std::size_t i) {
+    const std::size_t n = heap_.size();
+    const Entry moving = heap_[i];
+    for (;;) {
+      const std::size_t first = i * arity + 1;
+      if (first >= n) break;
+      std::size_t best = first;
+      const std::size_t last = std::min(first + arity, n);
+      for (std::size_t c = first + 1; c < last; ++c) {
+        if (before(heap_[c], heap_[best])) best = c;
+      }
+      if (!before(heap_[best], moving)) break;
+      heap_[i] = heap_[best];
+      i = best;
+    }
+    heap_[i] = moving;
+  }
+
+  std::vector<Node> nodes_;
+  std::vector<std::uint32_t> free_;
+  std::vector<Entry> heap_;
+  std::unordered_map<std::string, std::uint32_t, NameHash, std::equal_to<>> by_name_;
+  std::size_t stale_ = 0;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t events_fired_ = 0;
+};
+
+// A `Clock` that also runs timers: `TestClock` and `LiveClock`. Generic code that schedules work
+// takes a `TimerClock`, and runs unchanged live and in a backtest.
+template <class C>
+concept TimerClock =
+    Clock<C> && requires(C& clock, const C& const_clock, std::string name, unix_nanos t, std::chrono::nanoseconds d,
+                         TimerCallback callback, TimerOptions options, TimerHandle handle, std::string_view view) {
+      { clock.set_time_alert(name, t, callback) } -> std::same_as<TimerHandle>;
+      { clock.set_time_alert(name, t, callback, PastDeadline::error) } -> std::same_as<TimerHandle>;
+      { clock.set_timer(name, d, t, t, callback, options) } -> std::same_as<TimerHandle>;
+      { clock.set_timer(name, d) } -> std::same_as<TimerHandle>;
+      { clock.cancel_timer(view) } -> std::same_as<bool>;
+      { clock.cancel_timer(handle) } -> std::same_as<bool>;
+      { clock.cancel_timers() } -> std::same_as<std::size_t>;
+      { const_clock.next_time(view) } -> std::same_as<std::optional<unix_nanos>>;
+      { const_clock.next_time(handle) } -> std::same_as<std::optional<unix_nanos>>;
+      { const_clock.timer_names() } -> std::same_as<std::vector<std::string>>;
+      { const_clock.timer_count() } -> std::same_as<std::size_t>;
+      { const_clock.has_timer(view) } -> std::same_as<bool>;
+      { clock.take_events() } -> std::same_as<std::vector<TimeEvent>>;
+    };
+
+}  // namespace nautilus
