@@ -139,9 +139,13 @@ TEST_CASE("readable formats a negative duration with a leading minus, nanosecond
   REQUIRE(readable(-nanoseconds::max()) == "-2562047h47m16.854775807s");
 }
 
-TEST_CASE("readable rejects any format spec with format_error") {
+TEST_CASE("readable takes a string's fill, align and width, and rejects other specs") {
   REQUIRE(fmt::format(fmt::runtime("{}"), nautilus::readable(1500ns)) == "1.5us");
-  for (const char* spec : {"{:x}", "{:>10}", "{:.3}"}) {
+  CHECK(fmt::format("{:>8}", nautilus::readable(1500ns)) == "   1.5us");
+  CHECK(fmt::format("{:*<8}", nautilus::readable(1500ns)) == "1.5us***");
+  CHECK(fmt::format("{:^7}", nautilus::readable(1s)) == "  1s   ");
+  CHECK(fmt::format("{:3}", nautilus::readable(1500ns)) == "1.5us");  // a width never truncates
+  for (const char* spec : {"{:x}", "{:d}", "{:%H}"}) {
     CAPTURE(spec);
     REQUIRE_THROWS_AS(fmt::format(fmt::runtime(spec), nautilus::readable(1500ns)), fmt::format_error);
   }

@@ -285,3 +285,25 @@ TEMPLATE_TEST_CASE("Timers without a callback deliver their events to take_event
   CHECK(events[3].ts_event == at);
   CHECK(t.clock.take_events().empty());
 }
+
+TEMPLATE_TEST_CASE("Anonymous alerts are counted, unnamed, and cancelled by handle", "[contract]", OnTestClock,
+                   OnLiveClock) {
+  TestType t;
+  Recorder rec;
+  const unix_nanos at = t.clock.now() - 1s;
+  const auto kept = t.clock.set_time_alert(at, rec.callback());
+  const auto cancelled = t.clock.set_time_alert(at, rec.callback());
+  t.clock.set_time_alert("named", at, rec.callback());
+  CHECK(t.clock.timer_count() == 3);
+  CHECK(t.clock.timer_names() == std::vector<std::string>{"named"});
+  CHECK(t.clock.next_time(kept) == at);
+  CHECK(t.clock.cancel_timer(cancelled));
+  CHECK_FALSE(t.clock.cancel_timer(cancelled));
+  t.fire_due();
+  REQUIRE(rec.events.size() == 2);
+  CHECK(rec.events[0].name.empty());
+  CHECK(rec.events[0].ts_event == at);
+  CHECK(rec.events[1].name == "named");
+  CHECK(t.clock.timer_count() == 0);
+  CHECK_THROWS_WITH(t.clock.set_time_alert(at, {}, PastDeadline::error), Contains("anonymous alert"));
+}

@@ -4,6 +4,7 @@
 //   fmt::format("{:.3}", t)          -> "2024-03-01T14:30:00.000Z"        (0 to 9 digits, truncated)
 //   fmt::format("{}", 1500ns)        -> "1500ns"                          ({fmt}'s own, exact)
 //   fmt::format("{}", readable(d))   -> "1.5us", "2h3m4.000000005s"       (human scale)
+//   fmt::format("{:>8}", readable(d)) -> "   1.5us"                        (aligned, for tables)
 //
 // Include this header in every translation unit that formats a `unix_nanos` (the umbrella
 // `nautilus/clock.hpp` does). Why: `unix_nanos` is a `std::chrono::sys_time`, and {fmt} 9's own
@@ -132,19 +133,14 @@ struct fmt::formatter<nautilus::unix_nanos, char> {
   }
 };
 
-// `{}` only.
+// `{}`, or the fill, align and width of a string (`{:>8}`, `{:*<10}`), for tables.
 template <>
-struct fmt::formatter<nautilus::readable_duration, char> {
-  constexpr auto parse(fmt::format_parse_context& ctx) -> fmt::format_parse_context::iterator {
-    auto it = ctx.begin();
-    if (it != ctx.end() && *it != '}') throw fmt::format_error("readable_duration: takes no format spec");
-    return it;
-  }
-
+struct fmt::formatter<nautilus::readable_duration, char> : fmt::formatter<fmt::string_view, char> {
   template <class FormatContext>
   auto format(nautilus::readable_duration d, FormatContext& ctx) const -> decltype(ctx.out()) {
     std::array<char, 32> buffer{};
     char* last = nautilus::detail::write_readable(buffer.data(), d.value);
-    return std::copy(buffer.data(), last, ctx.out());
+    return fmt::formatter<fmt::string_view, char>::format(
+        fmt::string_view(buffer.data(), static_cast<std::size_t>(last - buffer.data())), ctx);
   }
 };

@@ -86,6 +86,14 @@ class LiveClock {
     return handle;
   }
 
+  // An anonymous alert, cancelled by handle (see TimerQueue::set_time_alert).
+  TimerHandle set_time_alert(unix_nanos at, TimerCallback callback, PastDeadline past = PastDeadline::fire_now) {
+    std::lock_guard lock{mutex_};
+    const TimerHandle handle = timers_.set_time_alert(at, std::move(callback), past, scheduling_reading());
+    wake_runner();
+    return handle;
+  }
+
   TimerHandle set_timer(std::string name, std::chrono::nanoseconds interval,
                         std::optional<unix_nanos> start = std::nullopt, std::optional<unix_nanos> stop = std::nullopt,
                         TimerCallback callback = {}, TimerOptions options = {}) {

@@ -69,6 +69,11 @@ class TestClock {
     return timers_.set_time_alert(std::move(name), at, std::move(callback), past, reading());
   }
 
+  // An anonymous alert, cancelled by handle: no name to invent or keep unique.
+  TimerHandle set_time_alert(unix_nanos at, TimerCallback callback, PastDeadline past = PastDeadline::fire_now) {
+    return timers_.set_time_alert(at, std::move(callback), past, reading());
+  }
+
   // A periodic timer from `start` (default now) every `interval`, until `stop` (inclusive).
   TimerHandle set_timer(std::string name, std::chrono::nanoseconds interval,
                         std::optional<unix_nanos> start = std::nullopt, std::optional<unix_nanos> stop = std::nullopt,

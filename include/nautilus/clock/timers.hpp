@@ -128,6 +128,19 @@ class TimerQueue {
                   std::move(callback));
   }
 
+  // An anonymous one-shot alert: no name to invent, hash or keep unique (an order's expiry, say);
+  // cancel it by handle. Counted by `timer_count()`, absent from `timer_names()`; its events have
+  // an empty name. Otherwise as above.
+  TimerHandle set_time_alert(unix_nanos at, TimerCallback callback, PastDeadline past, ClockReading now) {
+    const std::int64_t deadline = to_monotonic("set_time_alert", anonymous_name, at, now);
+    if (deadline < now.monotonic_ns && past == PastDeadline::error) {
+      throw clock_error("set_time_alert: an anonymous alert at " + format_iso8601(at) +
+                        " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
+    }
+    return insert(std::nullopt, deadline, 0, max_ns, now.realtime_ns - now.monotonic_ns, MissedTicks::burst,
+                  std::move(callback));
+  }
+
   // A periodic timer: ticks at `start + interval`, `start + 2 * interval`, ... (from `start` itself
   // with `fire_immediately`), the last at or before `stop` (inclusive); `start` defaults to now,
   // `stop` to never. Throws `clock_error` for an empty or pending name, an interval <= 0, `stop`
@@ -179,7 +192,7 @@ class TimerQueue {
 
   // Cancels every pending timer; returns how many there were.
   std::size_t cancel_timers() {
-    const std::size_t count = by_name_.size();
+    const std::size_t count = pending_;
     for (std::uint32_t slot = 0; slot < nodes_.size(); ++slot) {
       if (nodes_[slot].seq != 0) release(slot);
     }
@@ -219,7 +232,8 @@ class TimerQueue {
     return names;
   }
 
-  [[nodiscard]] std::size_t timer_count() const noexcept { return by_name_.size(); }
+  // Pending timers, anonymous ones included.
+  [[nodiscard]] std::size_t timer_count() const noexcept { return pending_; }
   [[nodiscard]] bool has_timer(std::string_view name) const { return by_name_.find(name) != by_name_.end(); }
   // Events fired so far; the next event's id is this plus one.
   [[nodiscard]] std::uint64_t events_fired() const noexcept { return events_fired_; }
@@ -262,7 +276,7 @@ class TimerQueue {
       const std::int64_t from = node.policy == MissedTicks::delay && missed != 0 ? now.monotonic_ns : fire_at;
       next = from > max_ns - node.interval ? max_ns : from + node.interval;
     }
-    Due out{TimeEvent{*node.name, ++events_fired_, from_unix_ns(fire_at + node.realtime_offset),
+    Due out{TimeEvent{node.name != nullptr ? *node.name : std::string(), ++events_fired_, from_unix_ns(fire_at + node.realtime_offset),
                       from_unix_ns(now.realtime_ns), std::chrono::nanoseconds{now.monotonic_ns - fire_at}, missed},
             std::move(node.callback), TimerHandle{slot, node.seq}};
     if (node.interval != 0 && next <= node.stop && next != max_ns) {
@@ -284,14 +298,16 @@ class TimerQueue {
 
   // Approximate bytes held per pending timer, excluding what callbacks capture on the heap.
   [[nodiscard]] std::size_t bytes_per_timer() const noexcept {
-    if (by_name_.empty()) return 0;
+    if (pending_ == 0) return 0;
     const std::size_t map_bytes =
         by_name_.bucket_count() * sizeof(void*) + by_name_.size() * (sizeof(std::string) + 4 * sizeof(void*));
-    return (nodes_.capacity() * sizeof(Node) + heap_.capacity() * sizeof(Entry) + map_bytes) / by_name_.size();
+    return (nodes_.capacity() * sizeof(Node) + heap_.capacity() * sizeof(Entry) + free_.capacity() * 4 + map_bytes) /
+           pending_;
   }
 
  private:
   static constexpr std::int64_t max_ns = std::numeric_limits<std::int64_t>::max();
+  static inline const std::string anonymous_name = "(anonymous)";
   // An entry packs (creation sequence, slot) into one word: 40 bits of sequence (10^12 timers set
   // per queue) and 24 bits of slot (16'777'215 timers pending at once).
   static constexpr unsigned slot_bits = 24;
@@ -311,7 +327,7 @@ class TimerQueue {
     std::int64_t realtime_offset = 0;  // ts_event = deadline + realtime_offset
     std::uint64_t seq = 0;             // creation sequence; 0 when the slot is free
     std::uint64_t missed = 0;          // ticks dropped in favour of the next one (skip, delay)
-    const std::string* name = nullptr;  // the key in by_name_ (stable: node-based map)
+    const std::string* name = nullptr;  // the key in by_name_ (stable: node-based map); null: anonymous
     MissedTicks policy = MissedTicks::burst;
     TimerCallback callback;
   };
@@ -361,7 +377,7 @@ class TimerQueue {
     return mono + delta;
   }
 
-  TimerHandle insert(std::string name, std::int64_t deadline, std::int64_t interval, std::int64_t stop,
+  TimerHandle insert(std::optional<std::string> name, std::int64_t deadline, std::int64_t interval, std::int64_t stop,
                      std::int64_t realtime_offset, MissedTicks policy, TimerCallback callback) {
     if (next_seq_ > max_seq) throw clock_error("TimerQueue: more than 2^40 timers set on one queue");
     std::uint32_t slot = 0;
@@ -375,15 +391,19 @@ class TimerQueue {
       slot = static_cast<std::uint32_t>(nodes_.size());
       nodes_.emplace_back();
     }
-    const auto [it, inserted] = by_name_.emplace(std::move(name), slot);
-    (void)inserted;  // validate_name ruled out a duplicate
     Node& node = nodes_[slot];
+    node.name = nullptr;
+    if (name) {
+      const auto [it, inserted] = by_name_.emplace(std::move(*name), slot);
+      (void)inserted;  // validate_name ruled out a duplicate
+      node.name = &it->first;
+    }
+    ++pending_;
     node.deadline = deadline;
     node.interval = interval;
     node.stop = stop;
     node.realtime_offset = realtime_offset;
     node.seq = next_seq_++;
-    node.name = &it->first;
     node.policy = policy;
     node.missed = 0;
     node.callback = std::move(callback);
@@ -397,6 +417,7 @@ class TimerQueue {
     Node& node = nodes_[slot];
     if (node.name != nullptr) by_name_.erase(*node.name);
     node.name = nullptr;
+    --pending_;
     node.seq = 0;
     node.callback = nullptr;
     free_.push_back(slot);
@@ -472,6 +493,7 @@ class TimerQueue {
   std::vector<Entry> heap_;
   std::unordered_map<std::string, std::uint32_t, NameHash, std::equal_to<>> by_name_;
   std::size_t stale_ = 0;
+  std::size_t pending_ = 0;
   std::uint64_t next_seq_ = 1;
   std::uint64_t events_fired_ = 0;
 };
