@@ -80,8 +80,8 @@ TEST_CASE("fmt formats unix_nanos with {:.N} as N fractional digits, truncated t
   }
 }
 
-TEST_CASE("fmt rejects a unix_nanos format spec other than {} or {:.N} with format_error") {
-  for (const char* spec : {"{:x}", "{:.}", "{:.a}", "{:.10}", "{:.3x}", "{:3}", "{:>40}", "{:%Y}"}) {
+TEST_CASE("fmt rejects a unix_nanos format spec other than [[fill]align][width][.N] with format_error") {
+  for (const char* spec : {"{:x}", "{:.}", "{:.a}", "{:.10}", "{:.3x}", "{:>40x}", "{:%Y}", "{:<<x}"}) {
     CAPTURE(spec);
     REQUIRE_THROWS_AS(fmt::format(fmt::runtime(spec), sample_time), fmt::format_error);
   }
@@ -149,4 +149,29 @@ TEST_CASE("readable takes a string's fill, align and width, and rejects other sp
     CAPTURE(spec);
     REQUIRE_THROWS_AS(fmt::format(fmt::runtime(spec), nautilus::readable(1500ns)), fmt::format_error);
   }
+}
+
+TEST_CASE("fmt formats a TimeEvent on one line with every field") {
+  nautilus::TimeEvent e;
+  e.name = "bars-1m";
+  e.id = 3;
+  e.ts_event = nautilus::parse_iso8601("2024-03-01T14:31:00Z");
+  e.ts_init = e.ts_event + 1500ns;
+  e.lateness = 1500ns;
+  e.missed = 2;
+  CHECK(fmt::format("{}", e) ==
+        "TimeEvent(bars-1m #3 ts_event=2024-03-01T14:31:00.000000000Z ts_init=2024-03-01T14:31:00.000001500Z "
+        "lateness=1.5us missed=2)");
+  e.name.clear();
+  CHECK(fmt::format("{}", e).rfind("TimeEvent((anonymous) #3", 0) == 0);
+  CHECK_THROWS_AS(fmt::format(fmt::runtime("{:x}"), e), fmt::format_error);
+}
+
+TEST_CASE("fmt pads a unix_nanos with a string's fill, align and width") {
+  const auto t = nautilus::parse_iso8601("2024-03-01T14:31:00Z");
+  CHECK(fmt::format("{:<26.0}|", t) == "2024-03-01T14:31:00Z      |");
+  CHECK(fmt::format("{:>26.0}|", t) == "      2024-03-01T14:31:00Z|");
+  CHECK(fmt::format("{:*^24.0}|", t) == "**2024-03-01T14:31:00Z**|");
+  CHECK(fmt::format("{:10}", t) == "2024-03-01T14:31:00.000000000Z");  // a width never truncates
+  CHECK(fmt::format("{:32.3}|", t) == "2024-03-01T14:31:00.000Z        |");
 }

@@ -5,6 +5,8 @@
 //   fmt::format("{}", 1500ns)        -> "1500ns"                          ({fmt}'s own, exact)
 //   fmt::format("{}", readable(d))   -> "1.5us", "2h3m4.000000005s"       (human scale)
 //   fmt::format("{:>8}", readable(d)) -> "   1.5us"                        (aligned, for tables)
+//   fmt::format("{}", event)         -> "TimeEvent(bars-1m #3 ts_event=2024-03-01T14:31:00.000000000Z
+//                                        ts_init=2024-03-01T14:31:00.000000000Z lateness=0s missed=0)"
 //
 // Include this header in every translation unit that formats a `unix_nanos` (the umbrella
 // `nautilus/clock.hpp` does). Why: `unix_nanos` is a `std::chrono::sys_time`, and {fmt} 9's own
@@ -21,7 +23,8 @@
 #include <fmt/chrono.h>  // fmt::formatter for std::chrono durations; declared before ours below
 #include <fmt/format.h>  // fmt::formatter, fmt::format_parse_context
 
-#include "nautilus/clock/time.hpp"  // unix_nanos, format_iso8601_to
+#include "nautilus/clock/time.hpp"    // unix_nanos, format_iso8601_to
+#include "nautilus/clock/timers.hpp"  // TimeEvent
 
 namespace nautilus {
 
@@ -104,15 +107,32 @@ inline char* write_readable(char* out, std::chrono::nanoseconds d) noexcept {
 }  // namespace detail
 }  // namespace nautilus
 
-// `{}` or `{:.N}` with N in 0..9 fractional digits. Any other spec is a format error (at compile
-// time when the format string is a literal).
+// `{}` or `{:.N}` with N in 0..9 fractional digits, optionally after a string's fill, align and
+// width: `{:>32.3}`, `{:*<31}`. Any other spec is a format error (at compile time when the format
+// string is a literal).
 template <>
 struct fmt::formatter<nautilus::unix_nanos, char> {
   int fractional_digits = 9;
+  char fill = ' ';
+  char align = '<';
+  std::size_t width = 0;
 
   constexpr auto parse(fmt::format_parse_context& ctx) -> fmt::format_parse_context::iterator {
     auto it = ctx.begin();
     const auto end = ctx.end();
+    auto is_align = [](char c) { return c == '<' || c == '>' || c == '^'; };
+    if (it != end && it + 1 != end && is_align(*(it + 1)) && *it != '}') {
+      fill = *it;
+      align = *(it + 1);
+      it += 2;
+    } else if (it != end && is_align(*it)) {
+      align = *it;
+      ++it;
+    }
+    while (it != end && *it >= '0' && *it <= '9') {
+      width = width * 10 + static_cast<std::size_t>(*it - '0');
+      ++it;
+    }
     if (it != end && *it == '.') {
       ++it;
       if (it == end || *it < '0' || *it > '9') {
@@ -121,7 +141,9 @@ struct fmt::formatter<nautilus::unix_nanos, char> {
       fractional_digits = *it - '0';
       ++it;
     }
-    if (it != end && *it != '}') throw fmt::format_error("unix_nanos: the format spec is {} or {:.N}, N in 0..9");
+    if (it != end && *it != '}') {
+      throw fmt::format_error("unix_nanos: the format spec is [[fill]align][width][.N], N in 0..9");
+    }
     return it;
   }
 
@@ -129,7 +151,14 @@ struct fmt::formatter<nautilus::unix_nanos, char> {
   auto format(nautilus::unix_nanos t, FormatContext& ctx) const -> decltype(ctx.out()) {
     std::array<char, nautilus::iso8601_max_length> buffer{};
     char* last = nautilus::format_iso8601_to(buffer.data(), t, fractional_digits);
-    return std::copy(buffer.data(), last, ctx.out());
+    const auto size = static_cast<std::size_t>(last - buffer.data());
+    const std::size_t pad = width > size ? width - size : 0;
+    const std::size_t before = align == '>' ? pad : align == '^' ? pad / 2 : 0;
+    auto out = ctx.out();
+    for (std::size_t i = 0; i < before; ++i) *out++ = fill;
+    out = std::copy(buffer.data(), last, out);
+    for (std::size_t i = before; i < pad; ++i) *out++ = fill;
+    return out;
   }
 };
 
@@ -142,5 +171,22 @@ struct fmt::formatter<nautilus::readable_duration, char> : fmt::formatter<fmt::s
     char* last = nautilus::detail::write_readable(buffer.data(), d.value);
     return fmt::formatter<fmt::string_view, char>::format(
         fmt::string_view(buffer.data(), static_cast<std::size_t>(last - buffer.data())), ctx);
+  }
+};
+
+// `{}` only: one line with every field of the event.
+template <>
+struct fmt::formatter<nautilus::TimeEvent, char> {
+  constexpr auto parse(fmt::format_parse_context& ctx) -> fmt::format_parse_context::iterator {
+    auto it = ctx.begin();
+    if (it != ctx.end() && *it != '}') throw fmt::format_error("TimeEvent: takes no format spec");
+    return it;
+  }
+
+  template <class FormatContext>
+  auto format(const nautilus::TimeEvent& e, FormatContext& ctx) const -> decltype(ctx.out()) {
+    return fmt::format_to(ctx.out(), "TimeEvent({} #{} ts_event={} ts_init={} lateness={} missed={})",
+                          e.name.empty() ? "(anonymous)" : e.name, e.id, e.ts_event, e.ts_init,
+                          nautilus::readable(e.lateness), e.missed);
   }
 };
