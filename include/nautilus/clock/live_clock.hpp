@@ -214,20 +214,24 @@ class LiveClock {
       auto due = timers_.pop_due(reading());
       if (!due) return fired;
       ++fired;
-      if (!due->callback) {
+      if (!due->has_callback) {
         outbox_.push_back(std::move(due->event));
+        timers_.finish(*due);
         continue;
       }
+      // The callback runs unlocked, so it may use the timer API; its storage stays put (and its
+      // slot reserved) until finish().
+      const TimerCallback& callback = timers_.callback_of(*due);  // taken under the lock
       lock.unlock();
       try {
-        due->callback(due->event);
+        callback(due->event);
       } catch (...) {
         lock.lock();
-        timers_.return_callback(due->handle, std::move(due->callback));
+        timers_.finish(*due);
         throw;
       }
       lock.lock();
-      timers_.return_callback(due->handle, std::move(due->callback));
+      timers_.finish(*due);
     }
   }
 

@@ -208,16 +208,15 @@ class TestClock {
       if (*next > monotonic_ns()) store(*next, *next + offset);
       auto due = timers_.pop_due(reading());
       ++fired;
+      struct Finish {
+        TimerQueue& timers;
+        const TimerQueue::Due& due;
+        ~Finish() { timers.finish(due); }
+      } finish{timers_, *due};
       if (deliver == Deliver::collect) {
         collected_.push_back(std::move(due->event));
-        timers_.return_callback(due->handle, std::move(due->callback));
-      } else if (due->callback) {
-        struct GiveBack {
-          TimerQueue& timers;
-          TimerQueue::Due& due;
-          ~GiveBack() { timers.return_callback(due.handle, std::move(due.callback)); }
-        } give_back{timers_, *due};
-        due->callback(due->event);
+      } else if (due->has_callback) {
+        timers_.invoke(*due);
       } else {
         outbox_.push_back(std::move(due->event));
       }

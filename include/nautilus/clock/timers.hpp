@@ -21,12 +21,12 @@
 #include <chrono>       // std::chrono::nanoseconds
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::int64_t, std::uint64_t, std::uint32_t
+#include <deque>        // std::deque
 #include <functional>   // std::function
 #include <limits>       // std::numeric_limits
 #include <optional>     // std::optional
 #include <string>       // std::string
 #include <string_view>  // std::string_view
-#include <unordered_map>  // std::unordered_map
 #include <utility>      // std::move
 #include <vector>       // std::vector
 
@@ -106,25 +106,39 @@ struct ClockReading {
   std::int64_t realtime_ns = 0;
 };
 
-// The timer engine. Single-threaded: `LiveClock` wraps it in a mutex. Costs: set O(log n);
-// cancel O(1) (the heap entry is dropped lazily, and the heap is rebuilt when more than half of it
-// is stale); fire O(log n); next deadline O(1) amortised. The heap is 4-ary over 16-byte entries
-// (four children share one cache line).
+// The timer engine. Single-threaded: `LiveClock` wraps it in a mutex.
+//
+// Layout, chosen by measurement (bench/timer_bench.cpp):
+// - a 4-ary min-heap of 16-byte entries (deadline, creation order): four children share one cache
+//   line, and the order word breaks ties by creation sequence;
+// - a slab of 48-byte timer records, indexed by slot, holding only what ordering and re-arming
+//   touch; names and callbacks live in side arrays, touched once per fire;
+// - an open-addressing name index (linear probing, backward-shift deletion, 8-byte entries with a
+//   32-bit hash tag), so a name costs one probe sequence and no allocation per timer;
+// - callbacks in stable storage, invoked in place: a callback may cancel or replace its own
+//   timer, whose slot is recycled only after the callback returns.
+// Costs: set O(log n); cancel O(1) (the heap entry is dropped lazily, and the heap is rebuilt when
+// more than half of it is stale); fire O(log n); re-arming a periodic timer allocates nothing.
 class TimerQueue {
  public:
   TimerQueue() = default;
+  TimerQueue(const TimerQueue&) = delete;
+  TimerQueue& operator=(const TimerQueue&) = delete;
+  TimerQueue(TimerQueue&&) = delete;
+  TimerQueue& operator=(TimerQueue&&) = delete;
+  ~TimerQueue() = default;
 
   // A one-shot alert at realtime `at`. Throws `clock_error` for an empty or pending name, or, with
   // `PastDeadline::error`, an `at` before `now`.
   TimerHandle set_time_alert(std::string name, unix_nanos at, TimerCallback callback, PastDeadline past,
                              ClockReading now) {
-    validate_name("set_time_alert", name);
+    const std::size_t hash = validate_name("set_time_alert", name);
     const std::int64_t deadline = to_monotonic("set_time_alert", name, at, now);
     if (deadline < now.monotonic_ns && past == PastDeadline::error) {
       throw clock_error("set_time_alert: alert '" + name + "' at " + format_iso8601(at) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(std::move(name), deadline, 0, max_ns, now.realtime_ns - now.monotonic_ns, MissedTicks::burst,
+    return insert(&name, hash, deadline, 0, max_ns, now.realtime_ns - now.monotonic_ns, MissedTicks::burst,
                   std::move(callback));
   }
 
@@ -137,7 +151,7 @@ class TimerQueue {
       throw clock_error("set_time_alert: an anonymous alert at " + format_iso8601(at) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(std::nullopt, deadline, 0, max_ns, now.realtime_ns - now.monotonic_ns, MissedTicks::burst,
+    return insert(nullptr, 0, deadline, 0, max_ns, now.realtime_ns - now.monotonic_ns, MissedTicks::burst,
                   std::move(callback));
   }
 
@@ -149,7 +163,7 @@ class TimerQueue {
   TimerHandle set_timer(std::string name, std::chrono::nanoseconds interval, std::optional<unix_nanos> start,
                         std::optional<unix_nanos> stop, TimerCallback callback, TimerOptions options,
                         ClockReading now) {
-    validate_name("set_timer", name);
+    const std::size_t hash = validate_name("set_timer", name);
     if (interval <= std::chrono::nanoseconds::zero()) {
       throw clock_error("set_timer: the interval of '" + name + "' must be positive, got " +
                         std::to_string(interval.count()) + "ns");
@@ -170,23 +184,23 @@ class TimerQueue {
       throw clock_error("set_timer: the first tick of '" + name + "' at " + format_iso8601(first) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(std::move(name), deadline, interval.count(), stop_ns, now.realtime_ns - now.monotonic_ns,
+    return insert(&name, hash, deadline, interval.count(), stop_ns, now.realtime_ns - now.monotonic_ns,
                   options.missed_ticks, std::move(callback));
   }
 
   // Cancels the pending timer `name`; its callback will not start again. Returns false, and does
   // nothing, if no timer of that name is pending (never set, fired for the last time, cancelled).
   bool cancel_timer(std::string_view name) {
-    const auto it = by_name_.find(name);
-    if (it == by_name_.end()) return false;
-    remove(it->second);
+    const std::uint32_t slot = find(name, hash_of(name));
+    if (slot == no_slot) return false;
+    cancel_slot(slot);
     return true;
   }
 
   // As above, by handle. Returns false for a stale or default handle.
   bool cancel_timer(TimerHandle handle) {
     if (!is_current(handle)) return false;
-    remove(handle.slot_);
+    cancel_slot(handle.slot_);
     return true;
   }
 
@@ -194,7 +208,7 @@ class TimerQueue {
   std::size_t cancel_timers() {
     const std::size_t count = pending_;
     for (std::uint32_t slot = 0; slot < nodes_.size(); ++slot) {
-      if (nodes_[slot].seq != 0) release(slot);
+      if (nodes_[slot].seq != 0) retire(slot);
     }
     heap_.clear();
     stale_ = 0;
@@ -203,17 +217,15 @@ class TimerQueue {
 
   // The realtime of the next tick of `name`, or none if no such timer is pending.
   [[nodiscard]] std::optional<unix_nanos> next_time(std::string_view name) const {
-    const auto it = by_name_.find(name);
-    if (it == by_name_.end()) return std::nullopt;
-    const Node& node = nodes_[it->second];
-    return from_unix_ns(node.deadline + node.realtime_offset);
+    const std::uint32_t slot = find(name, hash_of(name));
+    if (slot == no_slot) return std::nullopt;
+    return from_unix_ns(nodes_[slot].deadline + nodes_[slot].realtime_offset);
   }
 
   // The realtime of the next tick of the timer `handle` refers to, or none if it is stale.
   [[nodiscard]] std::optional<unix_nanos> next_time(TimerHandle handle) const {
     if (!is_current(handle)) return std::nullopt;
-    const Node& node = nodes_[handle.slot_];
-    return from_unix_ns(node.deadline + node.realtime_offset);
+    return from_unix_ns(nodes_[handle.slot_].deadline + nodes_[handle.slot_].realtime_offset);
   }
 
   // The earliest pending deadline on the monotonic line, or none.
@@ -225,30 +237,31 @@ class TimerQueue {
 
   // The names of the pending timers, sorted (so the answer does not depend on hashing).
   [[nodiscard]] std::vector<std::string> timer_names() const {
-    std::vector<std::string> names;
-    names.reserve(by_name_.size());
-    for (const auto& entry : by_name_) names.push_back(entry.first);
-    std::sort(names.begin(), names.end());
-    return names;
+    std::vector<std::string> out;
+    for (std::uint32_t slot = 0; slot < nodes_.size(); ++slot) {
+      if (nodes_[slot].seq != 0 && nodes_[slot].named) out.push_back(names_[slot]);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
   }
 
   // Pending timers, anonymous ones included.
   [[nodiscard]] std::size_t timer_count() const noexcept { return pending_; }
-  [[nodiscard]] bool has_timer(std::string_view name) const { return by_name_.find(name) != by_name_.end(); }
+  [[nodiscard]] bool has_timer(std::string_view name) const { return find(name, hash_of(name)) != no_slot; }
   // Events fired so far; the next event's id is this plus one.
   [[nodiscard]] std::uint64_t events_fired() const noexcept { return events_fired_; }
 
-  // A tick taken off the queue, ready to be delivered.
+  // A tick taken off the queue, ready to be delivered with `invoke`.
   struct Due {
     TimeEvent event;
-    // The timer's callback, moved out so that it may safely cancel or replace its own timer;
-    // hand it back with `return_callback` once it has run.
-    TimerCallback callback;
-    TimerHandle handle;
+    std::uint32_t slot = 0;
+    bool has_callback = false;
   };
 
   // Takes the earliest tick due at or before `now.monotonic_ns`, applies its timer's missed-tick
-  // policy, re-arms or retires the timer and returns the event; none if nothing is due.
+  // policy, re-arms or retires the timer and returns the event; none if nothing is due. The timer's
+  // name is free again at once; its callback stays valid until `finish(due)`, which every `Due`
+  // must be given.
   std::optional<Due> pop_due(ClockReading now) {
     std::uint32_t slot = 0;
     for (;;) {
@@ -276,37 +289,50 @@ class TimerQueue {
       const std::int64_t from = node.policy == MissedTicks::delay && missed != 0 ? now.monotonic_ns : fire_at;
       next = from > max_ns - node.interval ? max_ns : from + node.interval;
     }
-    Due out{TimeEvent{node.name != nullptr ? *node.name : std::string(), ++events_fired_, from_unix_ns(fire_at + node.realtime_offset),
-                      from_unix_ns(now.realtime_ns), std::chrono::nanoseconds{now.monotonic_ns - fire_at}, missed},
-            std::move(node.callback), TimerHandle{slot, node.seq}};
+    Due out{TimeEvent{node.named ? names_[slot] : std::string(), ++events_fired_,
+                      from_unix_ns(fire_at + node.realtime_offset), from_unix_ns(now.realtime_ns),
+                      std::chrono::nanoseconds{now.monotonic_ns - fire_at}, missed},
+            slot, static_cast<bool>(callbacks_[slot])};
+    ++node.running;  // before a retire below, which must then leave the callback in place
     if (node.interval != 0 && next <= node.stop && next != max_ns) {
       node.deadline = next;
       heap_.front().deadline = next;
       sift_down(0);
     } else {
       pop_top();
-      release(slot);
+      retire(slot);
     }
     return out;
   }
 
-  // Gives a callback back to its timer after `pop_due`, unless the timer has since gone (retired,
-  // cancelled or replaced), in which case the callback is simply destroyed.
-  void return_callback(TimerHandle handle, TimerCallback&& callback) noexcept {
-    if (is_current(handle) && !nodes_[handle.slot_].callback) nodes_[handle.slot_].callback = std::move(callback);
+  // Runs the callback of `due`'s timer with its event. The callback may use this queue freely;
+  // its own storage stays put until `finish`.
+  void invoke(const Due& due) { callback_of(due)(due.event); }
+
+  // The callback of `due`'s timer. The reference stays valid until `finish(due)`, even while other
+  // timers are set (for a caller that runs it after releasing a lock).
+  [[nodiscard]] const TimerCallback& callback_of(const Due& due) const noexcept { return callbacks_[due.slot]; }
+
+  // Ends the delivery of `due`: recycles its timer's slot if the timer is gone. Call it after
+  // `invoke` (also when the callback threw) or instead of it.
+  void finish(const Due& due) noexcept {
+    Node& node = nodes_[due.slot];
+    --node.running;
+    if (node.running == 0 && node.seq == 0 && !node.free) recycle(due.slot);
   }
 
   // Approximate bytes held per pending timer, excluding what callbacks capture on the heap.
   [[nodiscard]] std::size_t bytes_per_timer() const noexcept {
     if (pending_ == 0) return 0;
-    const std::size_t map_bytes =
-        by_name_.bucket_count() * sizeof(void*) + by_name_.size() * (sizeof(std::string) + 4 * sizeof(void*));
-    return (nodes_.capacity() * sizeof(Node) + heap_.capacity() * sizeof(Entry) + free_.capacity() * 4 + map_bytes) /
-           pending_;
+    const std::size_t bytes = nodes_.capacity() * sizeof(Node) + heap_.capacity() * sizeof(Entry) +
+                              names_.size() * sizeof(std::string) + free_.capacity() * sizeof(std::uint32_t) +
+                              index_.capacity() * sizeof(IndexEntry);
+    return bytes / pending_;
   }
 
  private:
   static constexpr std::int64_t max_ns = std::numeric_limits<std::int64_t>::max();
+  static constexpr std::uint32_t no_slot = std::numeric_limits<std::uint32_t>::max();
   static inline const std::string anonymous_name = "(anonymous)";
   // An entry packs (creation sequence, slot) into one word: 40 bits of sequence (10^12 timers set
   // per queue) and 24 bits of slot (16'777'215 timers pending at once).
@@ -320,23 +346,29 @@ class TimerQueue {
   };
   static_assert(sizeof(Entry) == 16);
 
+  // What ordering and re-arming touch: 56 bytes.
   struct Node {
     std::int64_t deadline = 0;         // next tick, monotonic ns
     std::int64_t interval = 0;         // 0 for a one-shot alert
     std::int64_t stop = max_ns;        // last allowed tick, monotonic ns
     std::int64_t realtime_offset = 0;  // ts_event = deadline + realtime_offset
-    std::uint64_t seq = 0;             // creation sequence; 0 when the slot is free
+    std::uint64_t seq = 0;             // creation sequence; 0 when not pending
     std::uint64_t missed = 0;          // ticks dropped in favour of the next one (skip, delay)
-    const std::string* name = nullptr;  // the key in by_name_ (stable: node-based map); null: anonymous
     MissedTicks policy = MissedTicks::burst;
-    TimerCallback callback;
+    bool named = false;
+    bool free = true;                  // on the free list (not pending, callback released)
+    std::uint8_t running = 0;          // deliveries in progress: the callback must stay put
+  };
+  static_assert(sizeof(Node) == 56);
+
+  // The name index: (32-bit hash tag, slot + 1); slot + 1 == 0 is an empty bucket.
+  struct IndexEntry {
+    std::uint32_t tag = 0;
+    std::uint32_t slot_plus_one = 0;
   };
 
-  struct NameHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
-
+  static std::size_t hash_of(std::string_view name) noexcept { return std::hash<std::string_view>{}(name); }
+  static std::uint32_t tag_of(std::size_t hash) noexcept { return static_cast<std::uint32_t>(hash >> 32U) | 1U; }
   static std::uint32_t slot_of(const Entry& e) noexcept { return static_cast<std::uint32_t>(e.order & slot_mask); }
   static std::uint64_t seq_of(const Entry& e) noexcept { return e.order >> slot_bits; }
   static bool before(const Entry& a, const Entry& b) noexcept {
@@ -347,15 +379,74 @@ class TimerQueue {
     return h.seq_ != 0 && h.slot_ < nodes_.size() && nodes_[h.slot_].seq == h.seq_;
   }
 
-  void validate_name(const char* operation, const std::string& name) const {
+  // ---- the name index ----
+
+  [[nodiscard]] std::uint32_t find(std::string_view name, std::size_t hash) const {
+    if (index_.empty()) return no_slot;
+    const std::size_t mask = index_.size() - 1;
+    const std::uint32_t tag = tag_of(hash);
+    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+      const IndexEntry& e = index_[i];
+      if (e.slot_plus_one == 0) return no_slot;
+      if (e.tag == tag && names_[e.slot_plus_one - 1] == name) return e.slot_plus_one - 1;
+    }
+  }
+
+  void index_insert(std::size_t hash, std::uint32_t slot) {
+    if ((named_ + 1) * 2 > index_.size()) grow_index();
+    const std::size_t mask = index_.size() - 1;
+    std::size_t i = hash & mask;
+    while (index_[i].slot_plus_one != 0) i = (i + 1) & mask;
+    index_[i] = IndexEntry{tag_of(hash), slot + 1};
+    ++named_;
+  }
+
+  void index_erase(std::uint32_t slot) {
+    const std::size_t mask = index_.size() - 1;
+    std::size_t i = hash_of(names_[slot]) & mask;
+    while (index_[i].slot_plus_one != slot + 1) i = (i + 1) & mask;
+    // Backward-shift deletion: move later members of the probe run into the hole, so lookups
+    // never need tombstones.
+    for (std::size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
+      if (index_[j].slot_plus_one == 0) break;
+      const std::size_t home = hash_of(names_[index_[j].slot_plus_one - 1]) & mask;
+      // Move j into the hole i unless j's home lies cyclically in (i, j].
+      const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+      if (!stays) {
+        index_[i] = index_[j];
+        i = j;
+      }
+    }
+    index_[i] = IndexEntry{};
+    --named_;
+  }
+
+  void grow_index() {
+    const std::size_t size = index_.empty() ? 16 : index_.size() * 2;
+    std::vector<IndexEntry> old(size);
+    old.swap(index_);
+    const std::size_t mask = size - 1;
+    for (const IndexEntry& e : old) {
+      if (e.slot_plus_one == 0) continue;
+      std::size_t i = hash_of(names_[e.slot_plus_one - 1]) & mask;
+      while (index_[i].slot_plus_one != 0) i = (i + 1) & mask;
+      index_[i] = e;
+    }
+  }
+
+  // ---- validation and conversion ----
+
+  // Returns the name's hash for the insert that follows.
+  [[nodiscard]] std::size_t validate_name(const char* operation, const std::string& name) const {
     if (name.empty()) throw clock_error(std::string(operation) + ": the timer name is empty");
-    const auto it = by_name_.find(name);
-    if (it != by_name_.end()) {
-      const Node& node = nodes_[it->second];
+    const std::size_t hash = hash_of(name);
+    const std::uint32_t slot = find(name, hash);
+    if (slot != no_slot) {
       throw clock_error(std::string(operation) + ": a timer named '" + name + "' is already pending (next at " +
-                        format_iso8601(from_unix_ns(node.deadline + node.realtime_offset)) +
+                        format_iso8601(from_unix_ns(nodes_[slot].deadline + nodes_[slot].realtime_offset)) +
                         "); cancel it first or pick another name");
     }
+    return hash;
   }
 
   static std::int64_t to_monotonic(const char* operation, const std::string& name, unix_nanos t,
@@ -377,8 +468,10 @@ class TimerQueue {
     return mono + delta;
   }
 
-  TimerHandle insert(std::optional<std::string> name, std::int64_t deadline, std::int64_t interval, std::int64_t stop,
-                     std::int64_t realtime_offset, MissedTicks policy, TimerCallback callback) {
+  // ---- slots ----
+
+  TimerHandle insert(std::string* name, std::size_t hash, std::int64_t deadline, std::int64_t interval,
+                     std::int64_t stop, std::int64_t realtime_offset, MissedTicks policy, TimerCallback callback) {
     if (next_seq_ > max_seq) throw clock_error("TimerQueue: more than 2^40 timers set on one queue");
     std::uint32_t slot = 0;
     if (!free_.empty()) {
@@ -390,50 +483,53 @@ class TimerQueue {
       }
       slot = static_cast<std::uint32_t>(nodes_.size());
       nodes_.emplace_back();
+      names_.emplace_back();
+      callbacks_.emplace_back();
     }
     Node& node = nodes_[slot];
-    node.name = nullptr;
-    if (name) {
-      const auto [it, inserted] = by_name_.emplace(std::move(*name), slot);
-      (void)inserted;  // validate_name ruled out a duplicate
-      node.name = &it->first;
+    node = Node{deadline, interval, stop, realtime_offset, next_seq_++, 0, policy, name != nullptr, false, 0};
+    callbacks_[slot] = std::move(callback);
+    if (name != nullptr) {
+      names_[slot] = std::move(*name);
+      index_insert(hash, slot);
     }
     ++pending_;
-    node.deadline = deadline;
-    node.interval = interval;
-    node.stop = stop;
-    node.realtime_offset = realtime_offset;
-    node.seq = next_seq_++;
-    node.policy = policy;
-    node.missed = 0;
-    node.callback = std::move(callback);
     heap_.push_back(Entry{deadline, node.seq << slot_bits | slot});
     sift_up(heap_.size() - 1);
     return TimerHandle{slot, node.seq};
   }
 
-  // Frees a slot and its name; its heap entry, if any, becomes stale.
-  void release(std::uint32_t slot) {
+  // The timer stops being pending: its name is free and its handle stale at once. Its slot and
+  // callback are recycled now, or after its callback returns if it is running.
+  void retire(std::uint32_t slot) {
     Node& node = nodes_[slot];
-    if (node.name != nullptr) by_name_.erase(*node.name);
-    node.name = nullptr;
-    --pending_;
+    if (node.named) index_erase(slot);
+    node.named = false;
     node.seq = 0;
-    node.callback = nullptr;
+    --pending_;
+    if (node.running == 0) recycle(slot);
+  }
+
+  void recycle(std::uint32_t slot) {
+    callbacks_[slot] = nullptr;
+    names_[slot].clear();
+    nodes_[slot].free = true;
     free_.push_back(slot);
   }
 
-  void remove(std::uint32_t slot) {
-    release(slot);
+  void cancel_slot(std::uint32_t slot) {
+    retire(slot);
     ++stale_;
     // Rebuild once stale entries outnumber live ones: amortised O(1) per cancel, bounded memory.
     if (stale_ > 64 && stale_ * 2 > heap_.size()) rebuild();
   }
 
+  // ---- the heap ----
+
   [[nodiscard]] bool is_stale(const Entry& e) const noexcept { return nodes_[slot_of(e)].seq != seq_of(e); }
 
   void drop_stale_top() {
-    while (!heap_.empty() && is_stale(heap_.front())) {
+    while (stale_ != 0 && !heap_.empty() && is_stale(heap_.front())) {
       pop_top();
       --stale_;
     }
@@ -477,9 +573,15 @@ class TimerQueue {
       const std::size_t first = i * arity + 1;
       if (first >= n) break;
       std::size_t best = first;
-      const std::size_t last = std::min(first + arity, n);
-      for (std::size_t c = first + 1; c < last; ++c) {
-        if (before(heap_[c], heap_[best])) best = c;
+      if (first + arity <= n) {
+        // Full family: a branch-light tournament of four.
+        const std::size_t a = before(heap_[first + 1], heap_[first]) ? first + 1 : first;
+        const std::size_t b = before(heap_[first + 3], heap_[first + 2]) ? first + 3 : first + 2;
+        best = before(heap_[b], heap_[a]) ? b : a;
+      } else {
+        for (std::size_t c = first + 1; c < n; ++c) {
+          if (before(heap_[c], heap_[best])) best = c;
+        }
       }
       if (!before(heap_[best], moving)) break;
       heap_[i] = heap_[best];
@@ -489,9 +591,13 @@ class TimerQueue {
   }
 
   std::vector<Node> nodes_;
+  std::vector<std::string> names_;
+  // A deque: elements never move as it grows, so a running callback stays put while it sets timers.
+  std::deque<TimerCallback> callbacks_;
   std::vector<std::uint32_t> free_;
   std::vector<Entry> heap_;
-  std::unordered_map<std::string, std::uint32_t, NameHash, std::equal_to<>> by_name_;
+  std::vector<IndexEntry> index_;
+  std::size_t named_ = 0;
   std::size_t stale_ = 0;
   std::size_t pending_ = 0;
   std::uint64_t next_seq_ = 1;
