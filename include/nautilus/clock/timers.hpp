@@ -361,14 +361,16 @@ class TimerQueue {
   };
   static_assert(sizeof(Node) == 56);
 
-  // The name index: (32-bit hash tag, slot + 1); slot + 1 == 0 is an empty bucket.
+  // The name index: (low 32 bits of the name's hash, slot + 1); slot + 1 == 0 is an empty bucket.
   struct IndexEntry {
     std::uint32_t tag = 0;
     std::uint32_t slot_plus_one = 0;
   };
 
   static std::size_t hash_of(std::string_view name) noexcept { return std::hash<std::string_view>{}(name); }
-  static std::uint32_t tag_of(std::size_t hash) noexcept { return static_cast<std::uint32_t>(hash >> 32U) | 1U; }
+  // The low 32 bits of the hash: they also give an entry's home bucket (tag & mask; the index
+  // never exceeds 2^24 * 2 buckets), so moving entries never re-hashes a name.
+  static std::uint32_t tag_of(std::size_t hash) noexcept { return static_cast<std::uint32_t>(hash); }
   static std::uint32_t slot_of(const Entry& e) noexcept { return static_cast<std::uint32_t>(e.order & slot_mask); }
   static std::uint64_t seq_of(const Entry& e) noexcept { return e.order >> slot_bits; }
   static bool before(const Entry& a, const Entry& b) noexcept {
@@ -409,7 +411,7 @@ class TimerQueue {
     // never need tombstones.
     for (std::size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
       if (index_[j].slot_plus_one == 0) break;
-      const std::size_t home = hash_of(names_[index_[j].slot_plus_one - 1]) & mask;
+      const std::size_t home = index_[j].tag & mask;
       // Move j into the hole i unless j's home lies cyclically in (i, j].
       const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
       if (!stays) {
@@ -428,7 +430,7 @@ class TimerQueue {
     const std::size_t mask = size - 1;
     for (const IndexEntry& e : old) {
       if (e.slot_plus_one == 0) continue;
-      std::size_t i = hash_of(names_[e.slot_plus_one - 1]) & mask;
+      std::size_t i = e.tag & mask;
       while (index_[i].slot_plus_one != 0) i = (i + 1) & mask;
       index_[i] = e;
     }
