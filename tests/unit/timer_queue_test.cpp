@@ -1,0 +1,80 @@
+// TimerQueue on its own: the name index and the slab under churn, checked against a model.
+#include <nautilus/clock/timers.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace std::chrono_literals;
+using nautilus::ClockReading;
+using nautilus::TimerQueue;
+
+TEST_CASE("TimerQueue's name index agrees with a model through random sets, cancels and fires") {
+  TimerQueue queue;
+  std::map<std::string, std::int64_t> model;  // name -> deadline (monotonic ns)
+  std::mt19937_64 rng{20261125};              // fixed seed: the same churn every run
+  std::int64_t now = 0;
+  for (int step = 0; step < 20'000; ++step) {
+    const std::string name = "t" + std::to_string(rng() % 500);  // few names: many collisions
+    const auto action = rng() % 10;
+    if (action < 5) {
+      const std::int64_t deadline = now + static_cast<std::int64_t>(rng() % 1000);
+      if (model.count(name) != 0) {
+        REQUIRE_THROWS_AS(queue.set_time_alert(name, nautilus::from_unix_ns(deadline), {},
+                                               nautilus::PastDeadline::fire_now, ClockReading{now, now}),
+                          nautilus::clock_error);
+      } else {
+        queue.set_time_alert(name, nautilus::from_unix_ns(deadline), {}, nautilus::PastDeadline::fire_now,
+                             ClockReading{now, now});
+        model[name] = deadline;
+      }
+    } else if (action < 8) {
+      REQUIRE(queue.cancel_timer(name) == (model.erase(name) == 1));
+    } else {
+      now += static_cast<std::int64_t>(rng() % 300);
+      while (auto due = queue.pop_due(ClockReading{now, now})) {
+        const auto it = model.find(due->event.name);
+        REQUIRE(it != model.end());
+        REQUIRE(nautilus::to_unix_ns(due->event.ts_event) == it->second);
+        model.erase(it);
+        queue.finish(*due);
+      }
+    }
+    REQUIRE(queue.timer_count() == model.size());
+    if (step % 1000 == 0) {
+      std::vector<std::string> names;
+      for (const auto& [n, d] : model) {
+        names.push_back(n);
+        REQUIRE(queue.next_time(n) == nautilus::from_unix_ns(d));
+      }
+      REQUIRE(queue.timer_names() == names);
+    }
+  }
+}
+
+TEST_CASE("TimerQueue keeps a callback alive while it runs, even if it cancels its own timer") {
+  TimerQueue queue;
+  int calls = 0;
+  const ClockReading now{0, 0};
+  queue.set_timer("self", 10ns, std::nullopt, std::nullopt,
+                  [&](const nautilus::TimeEvent&) {
+                    ++calls;
+                    CHECK(queue.cancel_timer("self"));
+                    // The slot is not reused while the callback runs: a new timer gets another.
+                    queue.set_time_alert("other", nautilus::from_unix_ns(5), {}, nautilus::PastDeadline::fire_now,
+                                         now);
+                  },
+                  {}, now);
+  auto due = queue.pop_due(ClockReading{10, 10});
+  REQUIRE(due);
+  queue.invoke(*due);
+  queue.finish(*due);
+  CHECK(calls == 1);
+  CHECK(queue.timer_names() == std::vector<std::string>{"other"});
+  CHECK(queue.timer_count() == 1);
+}
