@@ -2,7 +2,9 @@
 // iteration and its ratio to the baseline of its group, measured in the same run.
 //
 // Groups are the part of a benchmark's name before the first '/': "clock/LiveClock::now_ns" is in
-// group "clock". A group's baseline is declared with `declare_baseline("clock", "clock/...")`.
+// group "clock". A group's baseline is declared with `declare_baseline("clock", "clock/...")`. A
+// declared group may itself contain '/', so that one sweep gets a baseline per size: with "hold/1000"
+// declared, "hold/1000/TestClock" is in it (the longest declared group that prefixes the name wins).
 // With --benchmark_repetitions the median is used, otherwise the single run.
 #pragma once
 
@@ -72,7 +74,20 @@ class RatioReporter : public benchmark::ConsoleReporter {
     return 1.0;
   }
 
-  static std::string group_of(const std::string& name) { return name.substr(0, name.find('/')); }
+  static std::string group_of(const std::string& name) {
+    std::string group = name.substr(0, name.find('/'));
+    std::size_t longest = 0;
+    for (const auto& entry : baselines()) {
+      const std::string& declared = entry.first;
+      const bool prefixes = name.size() > declared.size() && name[declared.size()] == '/' &&
+                            name.compare(0, declared.size(), declared) == 0;
+      if (prefixes && declared.size() > longest) {
+        group = declared;
+        longest = declared.size();
+      }
+    }
+    return group;
+  }
 
   static std::string clocksource() {
     std::ifstream in{"/sys/devices/system/clocksource/clocksource0/current_clocksource"};
@@ -98,8 +113,11 @@ class RatioReporter : public benchmark::ConsoleReporter {
         if (it != rows_.end()) base_row = &it->second;
       }
       if (base_row != nullptr && base_row->ns > 0) {
-        std::fprintf(out, "%-52s %12.2f %8.2fx  %s\n", name.c_str(), row->ns, row->ns / base_row->ns,
-                     base->second.c_str());
+        // Two significant digits at least: a ratio far below 1 (an O(1) path beside an O(n) one)
+        // would otherwise print as 0.00x.
+        const double ratio = row->ns / base_row->ns;
+        std::fprintf(out, ratio >= 0.01 ? "%-52s %12.2f %8.2fx  %s\n" : "%-52s %12.2f %8.1ex  %s\n",
+                     name.c_str(), row->ns, ratio, base->second.c_str());
       } else {
         std::fprintf(out, "%-52s %12.2f %9s  %s\n", name.c_str(), row->ns, "-", "(no baseline in this run)");
       }
