@@ -417,6 +417,7 @@ class HoldTimerQueue final : public Model {
         const std::chrono::nanoseconds increment{increments_[fired_++ & increment_mask]};
         queue_.set_time_alert(std::move(due->event.name), due->event.ts_event + increment, {},
                               nautilus::PastDeadline::fire_now, now);
+        queue_.finish(*due);
       }
     }
   }
@@ -569,7 +570,7 @@ class PeriodicTimerQueue final : public Model {
       auto due = queue_.pop_due(ClockReading{*next, *next});
       handled_ += due->event.id;
       ++fired_;
-      queue_.return_callback(due->handle, std::move(due->callback));
+      queue_.finish(*due);
     }
     benchmark::DoNotOptimize(handled_);
   }

@@ -21,7 +21,7 @@
 #include <chrono>       // std::chrono::nanoseconds
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::int64_t, std::uint64_t, std::uint32_t
-#include <deque>        // std::deque
+#include <memory>       // std::unique_ptr, std::make_unique
 #include <functional>   // std::function
 #include <limits>       // std::numeric_limits
 #include <optional>     // std::optional
@@ -292,12 +292,11 @@ class TimerQueue {
     Due out{TimeEvent{node.named ? names_[slot] : std::string(), ++events_fired_,
                       from_unix_ns(fire_at + node.realtime_offset), from_unix_ns(now.realtime_ns),
                       std::chrono::nanoseconds{now.monotonic_ns - fire_at}, missed},
-            slot, static_cast<bool>(callbacks_[slot])};
+            slot, static_cast<bool>(callback_slot(slot))};
     ++node.running;  // before a retire below, which must then leave the callback in place
     if (node.interval != 0 && next <= node.stop && next != max_ns) {
       node.deadline = next;
-      heap_.front().deadline = next;
-      sift_down(0);
+      replace_top(Entry{next, heap_.front().order});
     } else {
       pop_top();
       retire(slot);
@@ -311,7 +310,7 @@ class TimerQueue {
 
   // The callback of `due`'s timer. The reference stays valid until `finish(due)`, even while other
   // timers are set (for a caller that runs it after releasing a lock).
-  [[nodiscard]] const TimerCallback& callback_of(const Due& due) const noexcept { return callbacks_[due.slot]; }
+  [[nodiscard]] const TimerCallback& callback_of(const Due& due) const noexcept { return callback_slot(due.slot); }
 
   // Ends the delivery of `due`: recycles its timer's slot if the timer is gone. Call it after
   // `invoke` (also when the callback threw) or instead of it.
@@ -486,11 +485,13 @@ class TimerQueue {
       slot = static_cast<std::uint32_t>(nodes_.size());
       nodes_.emplace_back();
       names_.emplace_back();
-      callbacks_.emplace_back();
+      if ((slot >> chunk_bits) == callback_chunks_.size()) {
+        callback_chunks_.push_back(std::make_unique<TimerCallback[]>(std::size_t{1} << chunk_bits));
+      }
     }
     Node& node = nodes_[slot];
     node = Node{deadline, interval, stop, realtime_offset, next_seq_++, 0, policy, name != nullptr, false, 0};
-    callbacks_[slot] = std::move(callback);
+    callback_slot(slot) = std::move(callback);
     if (name != nullptr) {
       names_[slot] = std::move(*name);
       index_insert(hash, slot);
@@ -513,7 +514,7 @@ class TimerQueue {
   }
 
   void recycle(std::uint32_t slot) {
-    callbacks_[slot] = nullptr;
+    callback_slot(slot) = nullptr;
     names_[slot].clear();
     nodes_[slot].free = true;
     free_.push_back(slot);
@@ -550,9 +551,35 @@ class TimerQueue {
   }
 
   void pop_top() {
-    heap_.front() = heap_.back();
+    const Entry last = heap_.back();
     heap_.pop_back();
-    if (!heap_.empty()) sift_down(0);
+    if (!heap_.empty()) replace_top(last);
+  }
+
+  // Puts `e` in place of the top (Floyd's trick): walk the hole down to a leaf along the smaller
+  // child without comparing against `e`, then sift `e` up from there. A replacement usually
+  // belongs near the bottom, so this does about half the comparisons of a plain sift-down.
+  void replace_top(Entry e) {
+    const std::size_t n = heap_.size();
+    std::size_t i = 0;
+    for (;;) {
+      const std::size_t first = i * arity + 1;
+      if (first >= n) break;
+      std::size_t best = first;
+      if (first + arity <= n) {
+        const std::size_t a = before(heap_[first + 1], heap_[first]) ? first + 1 : first;
+        const std::size_t b = before(heap_[first + 3], heap_[first + 2]) ? first + 3 : first + 2;
+        best = before(heap_[b], heap_[a]) ? b : a;
+      } else {
+        for (std::size_t c = first + 1; c < n; ++c) {
+          if (before(heap_[c], heap_[best])) best = c;
+        }
+      }
+      heap_[i] = heap_[best];
+      i = best;
+    }
+    heap_[i] = e;
+    sift_up(i);
   }
 
   static constexpr std::size_t arity = 4;
@@ -594,8 +621,14 @@ class TimerQueue {
 
   std::vector<Node> nodes_;
   std::vector<std::string> names_;
-  // A deque: elements never move as it grows, so a running callback stays put while it sets timers.
-  std::deque<TimerCallback> callbacks_;
+  // Fixed-size chunks: a callback never moves as the storage grows, so a running callback stays
+  // put while it sets timers (a std::deque has the same property, but indexing it costs a
+  // division and shows up in profiles).
+  static constexpr unsigned chunk_bits = 8;
+  std::vector<std::unique_ptr<TimerCallback[]>> callback_chunks_;
+  [[nodiscard]] TimerCallback& callback_slot(std::uint32_t slot) const noexcept {
+    return callback_chunks_[slot >> chunk_bits][slot & ((1U << chunk_bits) - 1)];
+  }
   std::vector<std::uint32_t> free_;
   std::vector<Entry> heap_;
   std::vector<IndexEntry> index_;
