@@ -23,7 +23,6 @@ using Catch::Matchers::Contains;
 namespace {
 
 struct OnTestClock {
-  static constexpr const char* name = "TestClock";
   nautilus::TestClock clock{nautilus::parse_iso8601("2024-03-01T12:00:00Z")};
   void fire_due() { clock.advance_time(clock.now()); }
   // Slack allowed between "now" as the test read it and as the clock read it when scheduling.
@@ -31,7 +30,6 @@ struct OnTestClock {
 };
 
 struct OnLiveClock {
-  static constexpr const char* name = "LiveClock";
   nautilus::LiveClock clock;
   void fire_due() { (void)clock.poll(); }
   static constexpr std::chrono::nanoseconds slack{std::chrono::seconds{60}};
