@@ -1,0 +1,102 @@
+// The timing wheel under TimerQueue, against a model (a sorted set) through random pushes, pops,
+// limits, overdue keys, ties and sweeps, over a deadline range that crosses every level.
+#include <nautilus/clock/detail/timing_wheel.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <random>
+#include <set>
+#include <utility>
+
+using nautilus::detail::TimingWheel;
+using nautilus::detail::WheelEntry;
+
+namespace {
+
+using Model = std::set<std::pair<std::int64_t, std::uint64_t>>;
+
+void check_top(TimingWheel& wheel, const Model& model, std::int64_t limit) {
+  const WheelEntry* top = wheel.top(limit);
+  if (model.empty() || model.begin()->first > limit) {
+    REQUIRE(top == nullptr);
+  } else {
+    REQUIRE(top != nullptr);
+    REQUIRE(top->deadline == model.begin()->first);
+    REQUIRE(top->order == model.begin()->second);
+  }
+}
+
+}  // namespace
+
+TEST_CASE("TimingWheel pops in (deadline, order) order, like a sorted set, at every scale") {
+  for (const std::int64_t span : {std::int64_t{100}, std::int64_t{1} << 20, std::int64_t{1} << 40,
+                                  std::numeric_limits<std::int64_t>::max() / 4}) {
+    CAPTURE(span);
+    TimingWheel wheel;
+    Model model;
+    std::mt19937_64 rng{static_cast<std::uint64_t>(span)};
+    std::uint64_t order = 0;
+    std::int64_t now = -span / 2;  // negative deadlines too
+    for (int step = 0; step < 30'000; ++step) {
+      const auto action = rng() % 10;
+      if (action < 5) {
+        // Mostly ahead of now; some at now (ties), some behind (overdue).
+        std::int64_t deadline = now + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(span));
+        if (action == 0) deadline = now;
+        if (action == 1) deadline = now - static_cast<std::int64_t>(rng() % 1000);
+        wheel.push({deadline, ++order});
+        model.insert({deadline, order});
+      } else if (action < 9) {
+        const std::int64_t limit = now + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(span / 8 + 1));
+        check_top(wheel, model, limit);
+        if (!model.empty() && model.begin()->first <= limit) {
+          now = std::max(now, model.begin()->first);
+          wheel.pop();
+          model.erase(model.begin());
+        }
+      } else {
+        // Sweep a random third of the entries, as stale ones are swept.
+        const std::uint64_t salt = rng();
+        auto stale = [salt](const WheelEntry& e) { return (e.order ^ salt) % 3 == 0; };
+        const std::size_t removed = wheel.remove_if(stale);
+        std::size_t expected = 0;
+        for (auto it = model.begin(); it != model.end();) {
+          if ((it->second ^ salt) % 3 == 0) {
+            it = model.erase(it);
+            ++expected;
+          } else {
+            ++it;
+          }
+        }
+        REQUIRE(removed == expected);
+      }
+      REQUIRE(wheel.size() == model.size());
+    }
+    while (!model.empty()) {
+      check_top(wheel, model, std::numeric_limits<std::int64_t>::max());
+      wheel.pop();
+      model.erase(model.begin());
+    }
+    CHECK(wheel.top(std::numeric_limits<std::int64_t>::max()) == nullptr);
+  }
+}
+
+TEST_CASE("TimingWheel keeps ties in order even when they arrive through different levels") {
+  TimingWheel wheel;
+  wheel.push({1'000'000, 1});   // far: a high level, cascaded later
+  wheel.push({10, 2});
+  REQUIRE(wheel.top(10)->order == 2);
+  wheel.pop();                  // the cursor is now at 10
+  wheel.push({1'000'000, 3});   // the same deadline, placed from a nearer cursor
+  wheel.push({999'999, 4});
+  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  REQUIRE(wheel.top(max)->order == 4);
+  wheel.pop();
+  REQUIRE(wheel.top(max)->order == 1);
+  wheel.pop();
+  REQUIRE(wheel.top(max)->order == 3);
+  wheel.pop();
+  REQUIRE(wheel.top(max) == nullptr);
+}
