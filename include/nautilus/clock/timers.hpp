@@ -361,6 +361,7 @@ class TimerQueue {
     bool named = false;
     bool free = true;                  // on the free list (not pending, callback released)
     std::uint8_t running = 0;          // deliveries in progress: the callback must stay put
+    std::uint32_t tag = 0;             // the name's index tag (its hash's low bits), if named
   };
   static_assert(sizeof(Node) == 56);
 
@@ -406,7 +407,7 @@ class TimerQueue {
 
   void index_erase(std::uint32_t slot) {
     const std::size_t mask = index_.size() - 1;
-    std::size_t i = hash_of(names_[slot]) & mask;
+    std::size_t i = nodes_[slot].tag & mask;
     while (index_[i].slot_plus_one != slot + 1) i = (i + 1) & mask;
     // Backward-shift deletion: move later members of the probe run into the hole, so lookups
     // never need tombstones.
@@ -492,7 +493,8 @@ class TimerQueue {
       }
     }
     Node& node = nodes_[slot];
-    node = Node{deadline, interval, stop, realtime_offset, next_seq_++, 0, policy, name != nullptr, false, 0};
+    node = Node{deadline, interval, stop, realtime_offset, next_seq_++, 0, policy, name != nullptr, false, 0,
+                tag_of(hash)};
     callback_slot(slot) = std::move(callback);
     if (name != nullptr) {
       names_[slot] = std::move(*name);
