@@ -100,3 +100,24 @@ TEST_CASE("TimingWheel keeps ties in order even when they arrive through differe
   wheel.pop();
   REQUIRE(wheel.top(max) == nullptr);
 }
+
+TEST_CASE("TimingWheel restarts from the earliest key when most entries arrive behind its cursor") {
+  // Timers loaded latest first: every push after the first is behind the cursor.
+  TimingWheel wheel;
+  std::uint64_t order = 0;
+  for (std::int64_t d = 100'000; d > 0; d -= 7) wheel.push({d, ++order});
+  for (std::int64_t d = 100'000; d > 0; d -= 7) wheel.push({d, ++order});  // ties, set later
+  std::int64_t last = 0;
+  std::uint64_t last_order = 0;
+  std::size_t popped = 0;
+  while (const WheelEntry* top = wheel.top(std::numeric_limits<std::int64_t>::max())) {
+    // Sorted by deadline; equal deadlines by order (the second load's orders are higher).
+    REQUIRE((top->deadline > last || (top->deadline == last && top->order > last_order)));
+    last = top->deadline;
+    last_order = top->order;
+    wheel.pop();
+    ++popped;
+  }
+  CHECK(popped == 2 * 14'286);
+  CHECK(wheel.size() == 0);
+}

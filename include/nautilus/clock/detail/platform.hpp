@@ -21,3 +21,10 @@
 #elif defined(__aarch64__) || defined(_M_ARM64)
 #define NAUTILUS_CLOCK_ARCH_ARM64 1
 #endif
+
+#if defined(__GNUC__) || defined(__clang__)
+// A hint to fetch the cache line at `address` for reading; a no-op where unsupported.
+#define NAUTILUS_CLOCK_PREFETCH(address) __builtin_prefetch(address)
+#else
+#define NAUTILUS_CLOCK_PREFETCH(address) static_cast<void>(address)
+#endif

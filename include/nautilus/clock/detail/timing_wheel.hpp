@@ -35,7 +35,7 @@
 #include <algorithm>  // std::sort, std::push_heap, std::pop_heap
 #include <array>      // std::array
 #include <bit>        // std::countl_zero, std::countr_zero
-#include <cstddef>    // std::size_t
+#include <cstddef>    // std::size_t, std::ptrdiff_t
 #include <cstdint>    // std::int64_t, std::uint64_t
 #include <limits>     // std::numeric_limits
 #include <vector>     // std::vector
@@ -58,6 +58,10 @@ class TimingWheel {
     if (key_of(e.deadline) < cursor_) {
       overdue_.push_back(e);
       std::push_heap(overdue_.begin(), overdue_.end(), later);
+      // Many keys behind the cursor (timers loaded in no particular order, say) would turn the
+      // wheel into a heap: once they are half of all entries, restart the wheel from the earliest
+      // key. O(size), at most once per doubling: O(1) amortised.
+      if (overdue_.size() > 64 && overdue_.size() * 2 > size_) restart();
       return;
     }
     place(e);
@@ -87,6 +91,17 @@ class TimingWheel {
       cascade(level, slot, start);
     }
     return nullptr;
+  }
+
+  // A likely next entry after the one `top` returned, without moving anything (null if none is
+  // at hand): for prefetching what the next fire will touch. Call only right after a non-null `top`.
+  [[nodiscard]] const WheelEntry* peek_after_top() const noexcept {
+    if (!overdue_.empty()) return overdue_.size() > 1 ? &overdue_[1] : nullptr;
+    const std::vector<WheelEntry>& entries = slots_[0][current_];
+    if (front_ + 1 < entries.size()) return &entries[front_ + 1];
+    const std::uint64_t later_slots = current_ + 1 < 64 ? occupied_[0] >> (current_ + 1) << (current_ + 1) : 0;
+    if (later_slots == 0) return nullptr;
+    return &slots_[0][static_cast<unsigned>(std::countr_zero(later_slots))].front();
   }
 
   // Removes the entry `top` returned. Call only right after a non-null `top`.
@@ -203,6 +218,29 @@ class TimingWheel {
   void clear_bit(unsigned level, unsigned slot) noexcept {
     occupied_[level] &= ~(std::uint64_t{1} << slot);
     if (occupied_[level] == 0) levels_ &= ~(1U << level);
+  }
+
+  // Re-places every entry relative to a cursor at the earliest key (the overdue heap's top, which
+  // precedes the whole wheel), emptying the overdue heap.
+  void restart() {
+    std::vector<WheelEntry> all;
+    all.reserve(size_);
+    for (unsigned level = 0; level < levels; ++level) {
+      for (unsigned slot = 0; slot < 64; ++slot) {
+        std::vector<WheelEntry>& entries = slots_[level][slot];
+        const std::size_t first = level == 0 && slot == current_ ? front_ : 0;
+        all.insert(all.end(), entries.begin() + static_cast<std::ptrdiff_t>(first), entries.end());
+        entries.clear();
+      }
+    }
+    all.insert(all.end(), overdue_.begin(), overdue_.end());
+    cursor_ = key_of(overdue_.front().deadline);
+    overdue_.clear();
+    occupied_.fill(0);
+    levels_ = 0;
+    current_ = none;
+    front_ = 0;
+    for (const WheelEntry& e : all) place(e);
   }
 
   // Moves the cursor to the start of (level, slot), the earliest non-empty slot, and spreads its
