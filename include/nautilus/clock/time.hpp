@@ -378,16 +378,12 @@ class iso8601_parser {
       fail(pos_, "expected 'T' between date and time");
     }
     ++pos_;
-    const std::size_t hour_at = pos_;
-    const std::int64_t h = digits(2, "hour");
+    const std::int64_t h = bounded_digits("hour", 23);
     expect(':');
-    const std::size_t minute_at = pos_;
-    const std::int64_t mi = digits(2, "minute");
+    const std::int64_t mi = bounded_digits("minute", 59);
     expect(':');
     const std::size_t second_at = pos_;
     const std::int64_t s = digits(2, "second");
-    if (h > 23) fail(hour_at, "hour " + std::to_string(h) + " is outside 00..23");
-    if (mi > 59) fail(minute_at, "minute " + std::to_string(mi) + " is outside 00..59");
     if (s == 60) {
       fail(second_at, "leap second 60 cannot be represented in Unix time (no leap seconds)");
     }
@@ -415,13 +411,9 @@ class iso8601_parser {
       ++pos_;
     } else if (sign == '+' || sign == '-') {
       ++pos_;
-      const std::size_t oh_at = pos_;
-      const std::int64_t oh = digits(2, "offset hour");
+      const std::int64_t oh = bounded_digits("offset hour", 23);
       expect(':');
-      const std::size_t om_at = pos_;
-      const std::int64_t om = digits(2, "offset minute");
-      if (oh > 23) fail(oh_at, "offset hour " + std::to_string(oh) + " is outside 00..23");
-      if (om > 59) fail(om_at, "offset minute " + std::to_string(om) + " is outside 00..59");
+      const std::int64_t om = bounded_digits("offset minute", 59);
       offset_seconds = (oh * 3600 + om * 60) * (sign == '-' ? -1 : 1);
     } else {
       fail(pos_, "expected 'Z' or a UTC offset such as +01:00");
@@ -464,6 +456,16 @@ class iso8601_parser {
       }
       value = value * 10 + (peek() - '0');
       ++pos_;
+    }
+    return value;
+  }
+
+  // Two digits of `field`, at most `max` (a two-digit bound), else an error at their offset.
+  std::int64_t bounded_digits(const char* field, std::int64_t max) {
+    const std::size_t at = pos_;
+    const std::int64_t value = digits(2, field);
+    if (value > max) {
+      fail(at, std::string(field) + " " + std::to_string(value) + " is outside 00.." + std::to_string(max));
     }
     return value;
   }
