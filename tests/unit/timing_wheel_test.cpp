@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <random>
@@ -39,17 +40,25 @@ TEST_CASE("TimingWheel pops in (deadline, order) order, like a sorted set, at ev
     std::mt19937_64 rng{static_cast<std::uint64_t>(span)};
     std::uint64_t order = 0;
     std::int64_t now = -span / 2;  // negative deadlines too
+    // now + a random offset below `range`, saturating at INT64_MAX (the offset is drawn in
+    // unsigned arithmetic, where the distance to INT64_MAX always fits).
+    auto ahead = [&](std::int64_t range) {
+      const std::uint64_t room = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) -
+                                 static_cast<std::uint64_t>(now);
+      const std::uint64_t bound = std::min(static_cast<std::uint64_t>(range), room);
+      return bound == 0 ? now : static_cast<std::int64_t>(static_cast<std::uint64_t>(now) + rng() % bound);
+    };
     for (int step = 0; step < 30'000; ++step) {
       const auto action = rng() % 10;
       if (action < 5) {
         // Mostly ahead of now; some at now (ties), some behind (overdue).
-        std::int64_t deadline = now + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(span));
+        std::int64_t deadline = ahead(span);
         if (action == 0) deadline = now;
         if (action == 1) deadline = now - static_cast<std::int64_t>(rng() % 1000);
         wheel.push({deadline, ++order});
         model.insert({deadline, order});
       } else if (action < 9) {
-        const std::int64_t limit = now + static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(span / 8 + 1));
+        const std::int64_t limit = ahead(span / 8 + 1);
         check_top(wheel, model, limit);
         if (!model.empty() && model.begin()->first <= limit) {
           now = std::max(now, model.begin()->first);
