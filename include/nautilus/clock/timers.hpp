@@ -289,10 +289,11 @@ class TimerQueue {
       wheel_.push(Entry{node.deadline, order});
     }
     if (const Entry* after = wheel_.peek_after_top(); after != nullptr) {
-      // The next fire's record and callback are most likely cold at 10^5+ timers: fetch them while
-      // this one is delivered.
+      // The next fire's record, callback and name are most likely cold at 10^5+ timers: fetch them
+      // while this one is delivered.
       NAUTILUS_CLOCK_PREFETCH(&nodes_[slot_of(*after)]);
       NAUTILUS_CLOCK_PREFETCH(&callback_slot(slot_of(*after)));
+      NAUTILUS_CLOCK_PREFETCH(&names_[slot_of(*after)]);
     }
     Node& node = nodes_[slot];
     const std::int64_t fire_at = node.deadline;
