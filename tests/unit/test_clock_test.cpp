@@ -141,3 +141,26 @@ TEST_CASE("TestClock readers on other threads never see time go backwards or tea
   CHECK(violations.load() == 0);
   CHECK(clock.now_ns() == steps * 1000);
 }
+
+TEST_CASE("TestClock refuses a move whose span does not fit int64 nanoseconds, without overflow") {
+  // 1677 to 2262 is more than 2^63 ns: the monotonic line cannot follow.
+  TestClock clock{nautilus::unix_nanos_min};
+  REQUIRE_THROWS_WITH(clock.set_time(nautilus::unix_nanos_max),
+                      Contains("set_time") && Contains("leaves the int64 nanosecond range"));
+  REQUIRE_THROWS_WITH(clock.advance_time(nautilus::unix_nanos_max), Contains("advance_time"));
+  CHECK(clock.now() == nautilus::unix_nanos_min);
+  // INT64_MAX nanoseconds fit exactly: min + max = -1.
+  clock.advance_time(from_unix_ns(-1));
+  CHECK(clock.now_ns() == -1);
+  CHECK(clock.monotonic_ns() == -1);
+  clock.advance_by(1ns);  // both lines move to 0: in range (this once overflowed in a range check)
+  CHECK(clock.now() == nautilus::unix_epoch);
+  CHECK(clock.monotonic_ns() == 0);
+  // After a large realtime step the lines are far apart; moves are still checked, not wrapped.
+  TestClock stepped{nautilus::unix_epoch};
+  stepped.adjust_realtime(-std::chrono::hours{24 * 365 * 250});
+  CHECK(stepped.monotonic_ns() == 0);
+  stepped.set_time(nautilus::unix_epoch);
+  CHECK(stepped.monotonic_ns() == std::chrono::nanoseconds{std::chrono::hours{24 * 365 * 250}}.count());
+  CHECK_THROWS_AS(stepped.advance_time(nautilus::unix_nanos_max), clock_error);
+}

@@ -5,6 +5,7 @@
 #include <chrono>       // std::chrono::nanoseconds
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::int64_t
+#include <limits>       // std::numeric_limits
 #include <optional>     // std::optional
 #include <string>       // std::string
 #include <string_view>  // std::string_view
@@ -94,7 +95,7 @@ class TestClock {
   [[nodiscard]] std::optional<unix_nanos> next_deadline() {
     const auto next = timers_.next_deadline_ns();
     if (!next) return std::nullopt;
-    return from_unix_ns(*next + (now_ns() - monotonic_ns()));
+    return from_unix_ns(realtime_of(*next));
   }
 
   // Events of callback-less timers fired so far, oldest first; empties the buffer.
@@ -137,7 +138,7 @@ class TestClock {
     check_not_dispatching("set_time");
     const std::int64_t target = to_unix_ns(t);
     check_forward("set_time", target);
-    store(monotonic_ns() + (target - now_ns()), target);
+    store(monotonic_at(target, "set_time"), target);
   }
 
   // Steps the realtime reading by `delta` (either sign), as NTP steps a live host's clock:
@@ -174,12 +175,43 @@ class TestClock {
     }
   }
 
+  // The realtime that goes with monotonic time `monotonic`: now + (monotonic - now's monotonic),
+  // saturated at the ends of the int64 range rather than wrapping.
+  [[nodiscard]] std::int64_t realtime_of(std::int64_t monotonic) const noexcept {
+    const unix_nanos base = now();
+    const unix_nanos base_monotonic = from_unix_ns(monotonic_ns());
+    const unix_nanos at = from_unix_ns(monotonic);
+    try {
+      return to_unix_ns(checked_add(base, checked_sub(at, base_monotonic)));
+    } catch (const clock_error&) {
+      return monotonic < monotonic_ns() ? std::numeric_limits<std::int64_t>::min()
+                                        : std::numeric_limits<std::int64_t>::max();
+    }
+  }
+
+  // The monotonic time that goes with realtime `target` (>= now): monotonic + (target - now),
+  // checked, since both steps can leave int64 (a jump from 1677 to 2262, or after a large
+  // adjust_realtime).
+  [[nodiscard]] std::int64_t monotonic_at(std::int64_t target, const char* operation) const {
+    const std::int64_t now = now_ns();
+    const std::int64_t mono = monotonic_ns();
+    constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
+    // target >= now here, so target - now only overflows upwards.
+    if ((now < 0 && target > max + now) || mono > max - (target - now)) {
+      throw clock_error(std::string("TestClock::") + operation + ": moving from " +
+                        format_iso8601(from_unix_ns(now)) + " to " + format_iso8601(from_unix_ns(target)) +
+                        " leaves the int64 nanosecond range of the clock's monotonic time");
+    }
+    return mono + (target - now);
+  }
+
   [[nodiscard]] unix_nanos target_of(const char* operation, std::chrono::nanoseconds d) const {
     if (d < std::chrono::nanoseconds::zero()) {
       throw clock_error(std::string("TestClock::") + operation + ": negative duration " +
                         std::to_string(d.count()) + "ns; a clock never moves backwards");
     }
-    if (d > unix_nanos_max - now()) {
+    // now + d, checked (unix_nanos_max - now() itself overflows for a time before the epoch).
+    if (to_unix_ns(now()) > 0 && d.count() > std::numeric_limits<std::int64_t>::max() - to_unix_ns(now())) {
       throw clock_error(std::string("TestClock::") + operation + ": " + format_iso8601(now()) + " + " +
                         std::to_string(d.count()) + "ns is outside the int64 nanosecond range (1677-09-21 to 2262-04-11)");
     }
@@ -191,10 +223,8 @@ class TestClock {
     const std::int64_t target = to_unix_ns(t);
     check_forward(operation, target);
     // Realtime and monotonic differ by a fixed offset between adjustments; the target is reached
-    // on both lines together. target - now >= 0, and monotonic <= realtime bound keeps it in range
-    // unless adjust_realtime moved realtime far below monotonic.
-    const std::int64_t offset = now_ns() - monotonic_ns();
-    const std::int64_t target_monotonic = target - offset;
+    // on both lines together.
+    const std::int64_t target_monotonic = monotonic_at(target, operation);
     std::size_t fired = 0;
     dispatching_ = true;
     struct Reset {
@@ -205,7 +235,9 @@ class TestClock {
       const auto next = timers_.next_deadline_ns();
       if (!next || *next > target_monotonic) break;
       // Step to the tick, never back: a tick already late (after set_time) fires at the current time.
-      if (*next > monotonic_ns()) store(*next, *next + offset);
+      // The tick's realtime is target - (target_monotonic - tick): the difference lies within
+      // (0, target - now], so nothing overflows even when the two lines are far apart.
+      if (*next > monotonic_ns()) store(*next, target - (target_monotonic - *next));
       auto due = timers_.pop_due(reading());
       ++fired;
       struct Finish {
