@@ -115,8 +115,10 @@ struct ClockReading {
 //   (detail/timing_wheel.hpp) of 16-byte entries (deadline, creation order): O(1) amortised per
 //   set and fire, exact order, ties in creation order. It replaced a 4-ary heap whose lower levels
 //   missed the cache at 10^5 to 10^6 timers;
-// - a slab of 56-byte timer records, indexed by slot, holding only what ordering and re-arming
-//   touch; names and callbacks live in side arrays, touched once per fire;
+// - a slab of 32-byte timer records, indexed by slot, holding only what every timer needs to be
+//   ordered and fired; what only some timers have lives in side pools, paid for by those alone:
+//   a 40-byte name record for a named timer, a 32-byte period record for a periodic one, and
+//   callbacks in fixed chunks, touched once per fire;
 // - an open-addressing name index (linear probing, backward-shift deletion, 8-byte entries with a
 //   32-bit hash tag), so a name costs one probe sequence and no allocation per timer;
 // - callbacks in stable storage, invoked in place: a callback may cancel or replace its own
@@ -224,13 +226,13 @@ class TimerQueue {
   [[nodiscard]] std::optional<unix_nanos> next_time(std::string_view name) const {
     const std::uint32_t slot = find(name, hash_of(name));
     if (slot == no_slot) return std::nullopt;
-    return from_unix_ns(nodes_[slot].deadline + nodes_[slot].realtime_offset);
+    return realtime_of(nodes_[slot]);
   }
 
   // The realtime of the next tick of the timer `handle` refers to, or none if it is stale.
   [[nodiscard]] std::optional<unix_nanos> next_time(TimerHandle handle) const {
     if (!is_current(handle)) return std::nullopt;
-    return from_unix_ns(nodes_[handle.slot_].deadline + nodes_[handle.slot_].realtime_offset);
+    return realtime_of(nodes_[handle.slot_]);
   }
 
   // The earliest pending deadline on the monotonic line, or none.
@@ -244,7 +246,7 @@ class TimerQueue {
   [[nodiscard]] std::vector<std::string> timer_names() const {
     std::vector<std::string> out;
     for (std::uint32_t slot = 0; slot < nodes_.size(); ++slot) {
-      if (nodes_[slot].seq != 0 && nodes_[slot].named) out.push_back(names_[slot]);
+      if (nodes_[slot].seq != 0 && nodes_[slot].name != none) out.push_back(names_[nodes_[slot].name].name);
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -276,40 +278,54 @@ class TimerQueue {
       order = top->order;
       slot = slot_of(*top);
       Node& node = nodes_[slot];
-      if (node.interval == 0 || node.policy == MissedTicks::burst) break;
+      if (node.period == none) break;
+      Period& period = periods_[node.period];
+      if (period.policy == MissedTicks::burst) break;
       // skip / delay: ticks due are deadline, deadline + i, ... up to min(now, stop) (the range
       // fits int64 by construction). All but the latest are dropped; the latest is re-queued at
       // its own deadline, so that the event stream stays sorted by ts_event.
-      const std::int64_t last_due = std::min(now.monotonic_ns, node.stop);
-      const std::int64_t behind = (last_due - node.deadline) / node.interval;
+      const std::int64_t last_due = std::min(now.monotonic_ns, period.stop);
+      const std::int64_t behind = (last_due - node.deadline) / period.interval;
       if (behind == 0) break;
-      node.deadline += behind * node.interval;
-      node.missed += static_cast<std::uint64_t>(behind);
+      node.deadline += behind * period.interval;
+      period.missed += static_cast<std::uint64_t>(behind);
       wheel_.pop();
       wheel_.push(Entry{node.deadline, order});
     }
-    if (const Entry* after = wheel_.peek_after_top(); after != nullptr) {
-      // The next fire's record, callback and name are most likely cold at 10^5+ timers: fetch them
-      // while this one is delivered.
-      NAUTILUS_CLOCK_PREFETCH(&nodes_[slot_of(*after)]);
-      NAUTILUS_CLOCK_PREFETCH(&callback_slot(slot_of(*after)));
-      NAUTILUS_CLOCK_PREFETCH(&names_[slot_of(*after)]);
+    // Software pipelining for 10^5+ timers, whose records are cold: fetch the record and callback
+    // of the fire after next, and the side records of the next fire (its record was fetched on the
+    // previous call), while this one is delivered.
+    if (const Entry* after = wheel_.peek_after_top(1); after != nullptr) {
+      const Node& next_node = nodes_[slot_of(*after)];
+      if (next_node.name < names_.size()) NAUTILUS_CLOCK_PREFETCH(&names_[next_node.name]);
+      if (next_node.period < periods_.size()) NAUTILUS_CLOCK_PREFETCH(&periods_[next_node.period]);
+      if (const Entry* later = wheel_.peek_after_top(2); later != nullptr) {
+        NAUTILUS_CLOCK_PREFETCH(&nodes_[slot_of(*later)]);
+        NAUTILUS_CLOCK_PREFETCH(&callback_slot(slot_of(*later)));
+      } else {
+        NAUTILUS_CLOCK_PREFETCH(&callback_slot(slot_of(*after)));
+      }
     }
     Node& node = nodes_[slot];
     const std::int64_t fire_at = node.deadline;
-    const std::uint64_t missed = std::exchange(node.missed, 0);
+    std::uint64_t missed = 0;
     std::int64_t next = max_ns;
-    if (node.interval != 0) {
-      const std::int64_t from = node.policy == MissedTicks::delay && missed != 0 ? now.monotonic_ns : fire_at;
-      next = from > max_ns - node.interval ? max_ns : from + node.interval;
+    if (node.period != none) {
+      Period& period = periods_[node.period];
+      missed = std::exchange(period.missed, 0);
+      const std::int64_t from = period.policy == MissedTicks::delay && missed != 0 ? now.monotonic_ns : fire_at;
+      next = from > max_ns - period.interval ? max_ns : from + period.interval;
+      if (next > period.stop) next = max_ns;
     }
-    Due out{TimeEvent{node.named ? names_[slot] : std::string(), ++events_fired_,
-                      from_unix_ns(fire_at + node.realtime_offset), from_unix_ns(now.realtime_ns),
-                      std::chrono::nanoseconds{now.monotonic_ns - fire_at}, missed},
+    // The last tick of a named timer hands its name over to the event (its name is free at once).
+    std::string name;
+    if (node.name != none) name = next == max_ns ? std::move(names_[node.name].name) : names_[node.name].name;
+    Due out{TimeEvent{std::move(name), ++events_fired_, from_unix_ns(fire_at + node.realtime_offset),
+                      from_unix_ns(now.realtime_ns), std::chrono::nanoseconds{now.monotonic_ns - fire_at}, missed},
             slot, static_cast<bool>(callback_slot(slot))};
-    ++node.running;  // before a retire below, which must then leave the callback in place
+    in_flight_.push_back(slot);  // before a retire below, which must then leave the callback in place
     wheel_.pop();
-    if (node.interval != 0 && next <= node.stop && next != max_ns) {
+    if (next != max_ns) {
       node.deadline = next;
       wheel_.push(Entry{next, order});
     } else {
@@ -329,17 +345,25 @@ class TimerQueue {
   // Ends the delivery of `due`: recycles its timer's slot if the timer is gone. Call it after
   // `invoke` (also when the callback threw) or instead of it.
   void finish(const Due& due) noexcept {
-    Node& node = nodes_[due.slot];
-    --node.running;
-    if (node.running == 0 && node.seq == 0 && !node.free) recycle(due.slot);
+    // Deliveries in progress are few (one, unless several threads poll a LiveClock): a short scan.
+    const auto it = std::find(in_flight_.begin(), in_flight_.end(), due.slot);
+    if (it == in_flight_.end()) return;
+    *it = in_flight_.back();
+    in_flight_.pop_back();
+    const Node& node = nodes_[due.slot];
+    if (node.seq == 0 && node.period != recycled && !delivering(due.slot)) recycle(due.slot);
   }
 
-  // Approximate bytes held per pending timer, excluding what callbacks capture on the heap.
+  // Approximate bytes held per pending timer: the engine's storage, the callback objects included,
+  // excluding what callbacks capture on the heap.
   [[nodiscard]] std::size_t bytes_per_timer() const noexcept {
     if (pending_ == 0) return 0;
     const std::size_t bytes = nodes_.capacity() * sizeof(Node) + wheel_.bytes() +
-                              names_.size() * sizeof(std::string) + free_.capacity() * sizeof(std::uint32_t) +
-                              index_.capacity() * sizeof(IndexEntry);
+                              names_.capacity() * sizeof(NameRecord) + periods_.capacity() * sizeof(Period) +
+                              (free_.capacity() + free_names_.capacity() + free_periods_.capacity()) *
+                                  sizeof(std::uint32_t) +
+                              index_.capacity() * sizeof(IndexEntry) +
+                              callback_chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(TimerCallback);
     return bytes / pending_;
   }
 
@@ -357,26 +381,40 @@ class TimerQueue {
   using Entry = detail::WheelEntry;
   static_assert(sizeof(Entry) == 16);
 
-  // What ordering and re-arming touch: 56 bytes.
+  static constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
+  // `Node::period` of a slot on the free list (not pending, callback released).
+  static constexpr std::uint32_t recycled = none - 1;
+
+  // What every timer needs to be ordered and fired: 32 bytes, two to a cache line.
   struct Node {
     std::int64_t deadline = 0;         // next tick, monotonic ns
-    std::int64_t interval = 0;         // 0 for a one-shot alert
-    std::int64_t stop = max_ns;        // last allowed tick, monotonic ns
     std::int64_t realtime_offset = 0;  // ts_event = deadline + realtime_offset
     std::uint64_t seq = 0;             // creation sequence; 0 when not pending
-    std::uint64_t missed = 0;          // ticks dropped in favour of the next one (skip, delay)
-    MissedTicks policy = MissedTicks::burst;
-    bool named = false;
-    bool free = true;                  // on the free list (not pending, callback released)
-    std::uint8_t running = 0;          // deliveries in progress: the callback must stay put
-    std::uint32_t tag = 0;             // the name's index tag (its hash's low bits), if named
+    std::uint32_t period = recycled;   // its Period record; none for a one-shot alert
+    std::uint32_t name = none;         // its NameRecord; none for an anonymous alert
   };
-  static_assert(sizeof(Node) == 56);
+  static_assert(sizeof(Node) == 32);
 
-  // The name index: (low 32 bits of the name's hash, slot + 1); slot + 1 == 0 is an empty bucket.
+  // A periodic timer's rules: 32 bytes, only for periodic timers.
+  struct Period {
+    std::int64_t interval = 0;
+    std::int64_t stop = max_ns;    // last allowed tick, monotonic ns
+    std::uint64_t missed = 0;      // ticks dropped in favour of the next one (skip, delay)
+    MissedTicks policy = MissedTicks::burst;
+  };
+  static_assert(sizeof(Period) == 32);
+
+  // A named timer's name: 40 bytes, only for named timers.
+  struct NameRecord {
+    std::string name;
+    std::uint32_t tag = 0;   // the name's index tag (its hash's low bits)
+    std::uint32_t slot = 0;  // the timer's slot
+  };
+
+  // The name index: (low 32 bits of the name's hash, name record + 1); 0 is an empty bucket.
   struct IndexEntry {
     std::uint32_t tag = 0;
-    std::uint32_t slot_plus_one = 0;
+    std::uint32_t name_plus_one = 0;
   };
 
   static std::size_t hash_of(std::string_view name) noexcept { return std::hash<std::string_view>{}(name); }
@@ -399,28 +437,31 @@ class TimerQueue {
     const std::uint32_t tag = tag_of(hash);
     for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
       const IndexEntry& e = index_[i];
-      if (e.slot_plus_one == 0) return no_slot;
-      if (e.tag == tag && names_[e.slot_plus_one - 1] == name) return e.slot_plus_one - 1;
+      if (e.name_plus_one == 0) return no_slot;
+      if (e.tag == tag) {
+        const NameRecord& record = names_[e.name_plus_one - 1];
+        if (record.name == name) return record.slot;
+      }
     }
   }
 
-  void index_insert(std::size_t hash, std::uint32_t slot) {
+  void index_insert(std::uint32_t tag, std::uint32_t name) {
     if ((named_ + 1) * 2 > index_.size()) grow_index();
     const std::size_t mask = index_.size() - 1;
-    std::size_t i = hash & mask;
-    while (index_[i].slot_plus_one != 0) i = (i + 1) & mask;
-    index_[i] = IndexEntry{tag_of(hash), slot + 1};
+    std::size_t i = tag & mask;
+    while (index_[i].name_plus_one != 0) i = (i + 1) & mask;
+    index_[i] = IndexEntry{tag, name + 1};
     ++named_;
   }
 
-  void index_erase(std::uint32_t slot) {
+  void index_erase(std::uint32_t name) {
     const std::size_t mask = index_.size() - 1;
-    std::size_t i = nodes_[slot].tag & mask;
-    while (index_[i].slot_plus_one != slot + 1) i = (i + 1) & mask;
+    std::size_t i = names_[name].tag & mask;
+    while (index_[i].name_plus_one != name + 1) i = (i + 1) & mask;
     // Backward-shift deletion: move later members of the probe run into the hole, so lookups
     // never need tombstones.
     for (std::size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
-      if (index_[j].slot_plus_one == 0) break;
+      if (index_[j].name_plus_one == 0) break;
       const std::size_t home = index_[j].tag & mask;
       // Move j into the hole i unless j's home lies cyclically in (i, j].
       const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
@@ -439,9 +480,9 @@ class TimerQueue {
     old.swap(index_);
     const std::size_t mask = size - 1;
     for (const IndexEntry& e : old) {
-      if (e.slot_plus_one == 0) continue;
+      if (e.name_plus_one == 0) continue;
       std::size_t i = e.tag & mask;
-      while (index_[i].slot_plus_one != 0) i = (i + 1) & mask;
+      while (index_[i].name_plus_one != 0) i = (i + 1) & mask;
       index_[i] = e;
     }
   }
@@ -455,7 +496,7 @@ class TimerQueue {
     const std::uint32_t slot = find(name, hash);
     if (slot != no_slot) {
       throw clock_error(std::string(operation) + ": a timer named '" + name + "' is already pending (next at " +
-                        format_iso8601(from_unix_ns(nodes_[slot].deadline + nodes_[slot].realtime_offset)) +
+                        format_iso8601(realtime_of(nodes_[slot])) +
                         "); cancel it first or pick another name");
     }
     return hash;
@@ -482,54 +523,78 @@ class TimerQueue {
 
   // ---- slots ----
 
+  static unix_nanos realtime_of(const Node& node) noexcept { return from_unix_ns(node.deadline + node.realtime_offset); }
+
+  // Takes an index from a pool's free list, or grows the pool by one.
+  template <class Pool>
+  static std::uint32_t allocate(Pool& pool, std::vector<std::uint32_t>& free) {
+    if (!free.empty()) {
+      const std::uint32_t index = free.back();
+      free.pop_back();
+      return index;
+    }
+    pool.emplace_back();
+    return static_cast<std::uint32_t>(pool.size() - 1);
+  }
+
   TimerHandle insert(std::string* name, std::size_t hash, std::int64_t deadline, std::int64_t interval,
                      std::int64_t stop, std::int64_t realtime_offset, MissedTicks policy, TimerCallback callback) {
     if (next_seq_ > max_seq) throw clock_error("TimerQueue: more than 2^40 timers set on one queue");
-    std::uint32_t slot = 0;
-    if (!free_.empty()) {
-      slot = free_.back();
-      free_.pop_back();
-    } else {
-      if (nodes_.size() > slot_mask) {
-        throw clock_error("TimerQueue: more than " + std::to_string(slot_mask) + " timers pending at once");
-      }
-      slot = static_cast<std::uint32_t>(nodes_.size());
-      nodes_.emplace_back();
-      names_.emplace_back();
-      if ((slot >> chunk_bits) == callback_chunks_.size()) {
-        callback_chunks_.push_back(std::make_unique<TimerCallback[]>(std::size_t{1} << chunk_bits));
-      }
+    if (free_.empty() && nodes_.size() > slot_mask) {
+      throw clock_error("TimerQueue: more than " + std::to_string(slot_mask) + " timers pending at once");
+    }
+    const std::uint32_t slot = allocate(nodes_, free_);
+    if ((slot >> chunk_bits) == callback_chunks_.size()) {
+      callback_chunks_.push_back(std::make_unique<TimerCallback[]>(std::size_t{1} << chunk_bits));
+    }
+    std::uint32_t period = none;
+    if (interval != 0) {
+      period = allocate(periods_, free_periods_);
+      periods_[period] = Period{interval, stop, 0, policy};
+    }
+    std::uint32_t record = none;
+    if (name != nullptr) {
+      record = allocate(names_, free_names_);
+      NameRecord& r = names_[record];
+      r.name = std::move(*name);
+      r.tag = tag_of(hash);
+      r.slot = slot;
+      index_insert(r.tag, record);
     }
     Node& node = nodes_[slot];
-    node = Node{deadline, interval, stop, realtime_offset, next_seq_++, 0, policy, name != nullptr, false, 0,
-                tag_of(hash)};
+    node = Node{deadline, realtime_offset, next_seq_++, period, record};
     callback_slot(slot) = std::move(callback);
-    if (name != nullptr) {
-      names_[slot] = std::move(*name);
-      index_insert(hash, slot);
-    }
     ++pending_;
     wheel_.push(Entry{deadline, node.seq << slot_bits | slot});
     return TimerHandle{slot, node.seq};
+  }
+
+  [[nodiscard]] bool delivering(std::uint32_t slot) const noexcept {
+    return std::find(in_flight_.begin(), in_flight_.end(), slot) != in_flight_.end();
   }
 
   // The timer stops being pending: its name is free and its handle stale at once. Its slot and
   // callback are recycled now, or after its callback returns if it is running.
   void retire(std::uint32_t slot) {
     Node& node = nodes_[slot];
-    if (node.named) {
-      index_erase(slot);
-      names_[slot].clear();  // anonymous timers never touch their (cold) name slot
+    if (node.name != none) {
+      index_erase(node.name);
+      names_[node.name].name.clear();
+      free_names_.push_back(node.name);
+      node.name = none;
     }
-    node.named = false;
+    if (node.period != none) {
+      free_periods_.push_back(node.period);
+      node.period = none;
+    }
     node.seq = 0;
     --pending_;
-    if (node.running == 0) recycle(slot);
+    if (!delivering(slot)) recycle(slot);
   }
 
   void recycle(std::uint32_t slot) {
     callback_slot(slot) = nullptr;
-    nodes_[slot].free = true;
+    nodes_[slot].period = recycled;
     free_.push_back(slot);
   }
 
@@ -558,7 +623,12 @@ class TimerQueue {
   }
 
   std::vector<Node> nodes_;
-  std::vector<std::string> names_;
+  std::vector<NameRecord> names_;
+  std::vector<Period> periods_;
+  std::vector<std::uint32_t> free_names_;
+  std::vector<std::uint32_t> free_periods_;
+  // Slots whose callback is being delivered (between pop_due and finish): they stay put.
+  std::vector<std::uint32_t> in_flight_;
   // Fixed-size chunks: a callback never moves as the storage grows, so a running callback stays
   // put while it sets timers (a std::deque has the same property, but indexing it costs a
   // division and shows up in profiles).

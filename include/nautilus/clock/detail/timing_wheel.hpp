@@ -93,15 +93,23 @@ class TimingWheel {
     return nullptr;
   }
 
-  // A likely next entry after the one `top` returned, without moving anything (null if none is
-  // at hand): for prefetching what the next fire will touch. Call only right after a non-null `top`.
-  [[nodiscard]] const WheelEntry* peek_after_top() const noexcept {
-    if (!overdue_.empty()) return overdue_.size() > 1 ? &overdue_[1] : nullptr;
+  // A likely `n`-th entry after the one `top` returned (n >= 1), without moving anything; null if
+  // none is at hand. For prefetching what the next fires will touch: it looks at the overdue heap's
+  // array, or at the level-0 slot being consumed and the occupied ones after it (not sorted yet, so
+  // ties may come in another order). Call only right after a non-null `top`.
+  [[nodiscard]] const WheelEntry* peek_after_top(std::size_t n = 1) const noexcept {
+    if (!overdue_.empty()) return n < overdue_.size() ? &overdue_[n] : nullptr;
     const std::vector<WheelEntry>& entries = slots_[0][current_];
-    if (front_ + 1 < entries.size()) return &entries[front_ + 1];
-    const std::uint64_t later_slots = current_ + 1 < 64 ? occupied_[0] >> (current_ + 1) << (current_ + 1) : 0;
-    if (later_slots == 0) return nullptr;
-    return &slots_[0][static_cast<unsigned>(std::countr_zero(later_slots))].front();
+    if (front_ + n < entries.size()) return &entries[front_ + n];
+    n -= entries.size() - front_;
+    std::uint64_t later_slots = current_ + 1 < 64 ? occupied_[0] >> (current_ + 1) << (current_ + 1) : 0;
+    while (later_slots != 0) {
+      const std::vector<WheelEntry>& next = slots_[0][static_cast<unsigned>(std::countr_zero(later_slots))];
+      if (n < next.size()) return &next[n];
+      n -= next.size();
+      later_slots &= later_slots - 1;
+    }
+    return nullptr;
   }
 
   // Removes the entry `top` returned. Call only right after a non-null `top`.
