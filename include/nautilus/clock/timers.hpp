@@ -116,9 +116,9 @@ struct ClockReading {
 //   set and fire, exact order, ties in creation order. It replaced a 4-ary heap whose lower levels
 //   missed the cache at 10^5 to 10^6 timers;
 // - a slab of 32-byte timer records, indexed by slot, holding only what every timer needs to be
-//   ordered and fired; what only some timers have lives in side pools, paid for by those alone:
-//   a 40-byte name record for a named timer, a 32-byte period record for a periodic one, and
-//   callbacks in fixed chunks, touched once per fire;
+//   ordered and fired; names (32 bytes) and period rules (32 bytes) live in side arrays indexed
+//   by the same slot, created only once a named or periodic timer is set (see `Period`), and
+//   callbacks in fixed chunks: all touched once per fire, and all prefetched together;
 // - an open-addressing name index (linear probing, backward-shift deletion, 8-byte entries with a
 //   32-bit hash tag), so a name costs one probe sequence and no allocation per timer;
 // - callbacks in stable storage, invoked in place: a callback may cancel or replace its own
@@ -246,7 +246,7 @@ class TimerQueue {
   [[nodiscard]] std::vector<std::string> timer_names() const {
     std::vector<std::string> out;
     for (std::uint32_t slot = 0; slot < nodes_.size(); ++slot) {
-      if (nodes_[slot].seq != 0 && nodes_[slot].name != none) out.push_back(names_[nodes_[slot].name].name);
+      if (nodes_[slot].seq != 0 && nodes_[slot].named) out.push_back(names_[slot]);
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -278,8 +278,8 @@ class TimerQueue {
       order = top->order;
       slot = slot_of(*top);
       Node& node = nodes_[slot];
-      if (node.period == none) break;
-      Period& period = periods_[node.period];
+      if (!node.periodic) break;
+      Period& period = periods_[slot];
       if (period.policy == MissedTicks::burst) break;
       // skip / delay: ticks due are deadline, deadline + i, ... up to min(now, stop) (the range
       // fits int64 by construction). All but the latest are dropped; the latest is re-queued at
@@ -292,26 +292,21 @@ class TimerQueue {
       wheel_.pop();
       wheel_.push(Entry{node.deadline, order});
     }
-    // Software pipelining for 10^5+ timers, whose records are cold: fetch the record and callback
-    // of the fire after next, and the side records of the next fire (its record was fetched on the
-    // previous call), while this one is delivered.
-    if (const Entry* after = wheel_.peek_after_top(1); after != nullptr) {
-      const Node& next_node = nodes_[slot_of(*after)];
-      if (next_node.name < names_.size()) NAUTILUS_CLOCK_PREFETCH(&names_[next_node.name]);
-      if (next_node.period < periods_.size()) NAUTILUS_CLOCK_PREFETCH(&periods_[next_node.period]);
-      if (const Entry* later = wheel_.peek_after_top(2); later != nullptr) {
-        NAUTILUS_CLOCK_PREFETCH(&nodes_[slot_of(*later)]);
-        NAUTILUS_CLOCK_PREFETCH(&callback_slot(slot_of(*later)));
-      } else {
-        NAUTILUS_CLOCK_PREFETCH(&callback_slot(slot_of(*after)));
-      }
+    if (const Entry* after = wheel_.peek_after_top(); after != nullptr) {
+      // The next fire's records are most likely cold at 10^5+ timers: fetch them while this one is
+      // delivered. Every address follows from the slot alone, so the loads overlap.
+      const std::uint32_t next_slot = slot_of(*after);
+      NAUTILUS_CLOCK_PREFETCH(&nodes_[next_slot]);
+      NAUTILUS_CLOCK_PREFETCH(&callback_slot(next_slot));
+      if (next_slot < names_.size()) NAUTILUS_CLOCK_PREFETCH(&names_[next_slot]);
+      if (next_slot < periods_.size()) NAUTILUS_CLOCK_PREFETCH(&periods_[next_slot]);
     }
     Node& node = nodes_[slot];
     const std::int64_t fire_at = node.deadline;
     std::uint64_t missed = 0;
     std::int64_t next = max_ns;
-    if (node.period != none) {
-      Period& period = periods_[node.period];
+    if (node.periodic) {
+      Period& period = periods_[slot];
       missed = std::exchange(period.missed, 0);
       const std::int64_t from = period.policy == MissedTicks::delay && missed != 0 ? now.monotonic_ns : fire_at;
       next = from > max_ns - period.interval ? max_ns : from + period.interval;
@@ -319,7 +314,7 @@ class TimerQueue {
     }
     // The last tick of a named timer hands its name over to the event (its name is free at once).
     std::string name;
-    if (node.name != none) name = next == max_ns ? std::move(names_[node.name].name) : names_[node.name].name;
+    if (node.named) name = next == max_ns ? std::move(names_[slot]) : names_[slot];
     Due out{TimeEvent{std::move(name), ++events_fired_, from_unix_ns(fire_at + node.realtime_offset),
                       from_unix_ns(now.realtime_ns), std::chrono::nanoseconds{now.monotonic_ns - fire_at}, missed},
             slot, static_cast<bool>(callback_slot(slot))};
@@ -351,7 +346,7 @@ class TimerQueue {
     *it = in_flight_.back();
     in_flight_.pop_back();
     const Node& node = nodes_[due.slot];
-    if (node.seq == 0 && node.period != recycled && !delivering(due.slot)) recycle(due.slot);
+    if (node.seq == 0 && !node.recycled && !delivering(due.slot)) recycle(due.slot);
   }
 
   // Approximate bytes held per pending timer: the engine's storage, the callback objects included,
@@ -359,8 +354,8 @@ class TimerQueue {
   [[nodiscard]] std::size_t bytes_per_timer() const noexcept {
     if (pending_ == 0) return 0;
     const std::size_t bytes = nodes_.capacity() * sizeof(Node) + wheel_.bytes() +
-                              names_.capacity() * sizeof(NameRecord) + periods_.capacity() * sizeof(Period) +
-                              (free_.capacity() + free_names_.capacity() + free_periods_.capacity()) *
+                              names_.capacity() * sizeof(std::string) + periods_.capacity() * sizeof(Period) +
+                              free_.capacity() *
                                   sizeof(std::uint32_t) +
                               index_.capacity() * sizeof(IndexEntry) +
                               callback_chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(TimerCallback);
@@ -381,21 +376,23 @@ class TimerQueue {
   using Entry = detail::WheelEntry;
   static_assert(sizeof(Entry) == 16);
 
-  static constexpr std::uint32_t none = std::numeric_limits<std::uint32_t>::max();
-  // `Node::period` of a slot on the free list (not pending, callback released).
-  static constexpr std::uint32_t recycled = none - 1;
-
   // What every timer needs to be ordered and fired: 32 bytes, two to a cache line.
   struct Node {
     std::int64_t deadline = 0;         // next tick, monotonic ns
     std::int64_t realtime_offset = 0;  // ts_event = deadline + realtime_offset
     std::uint64_t seq = 0;             // creation sequence; 0 when not pending
-    std::uint32_t period = recycled;   // its Period record; none for a one-shot alert
-    std::uint32_t name = none;         // its NameRecord; none for an anonymous alert
+    std::uint32_t tag = 0;             // the name's index tag (its hash's low bits), if named
+    bool periodic = false;             // its Period is periods_[slot]
+    bool named = false;                // its name is names_[slot]
+    bool recycled = true;              // on the free list (not pending, callback released)
   };
   static_assert(sizeof(Node) == 32);
 
-  // A periodic timer's rules: 32 bytes, only for periodic timers.
+  // A periodic timer's rules: 32 bytes. Side arrays (`periods_`, `names_`) are indexed by the
+  // timer's slot, so a fire loads them in parallel with the record (their addresses do not depend
+  // on its contents), and each exists only once a timer that needs it has been set: a queue of
+  // anonymous one-shot alerts pays for neither, one of named timers pays 32 bytes per slot for
+  // names.
   struct Period {
     std::int64_t interval = 0;
     std::int64_t stop = max_ns;    // last allowed tick, monotonic ns
@@ -404,17 +401,10 @@ class TimerQueue {
   };
   static_assert(sizeof(Period) == 32);
 
-  // A named timer's name: 40 bytes, only for named timers.
-  struct NameRecord {
-    std::string name;
-    std::uint32_t tag = 0;   // the name's index tag (its hash's low bits)
-    std::uint32_t slot = 0;  // the timer's slot
-  };
-
-  // The name index: (low 32 bits of the name's hash, name record + 1); 0 is an empty bucket.
+  // The name index: (low 32 bits of the name's hash, slot + 1); slot + 1 == 0 is an empty bucket.
   struct IndexEntry {
     std::uint32_t tag = 0;
-    std::uint32_t name_plus_one = 0;
+    std::uint32_t slot_plus_one = 0;
   };
 
   static std::size_t hash_of(std::string_view name) noexcept { return std::hash<std::string_view>{}(name); }
@@ -437,31 +427,28 @@ class TimerQueue {
     const std::uint32_t tag = tag_of(hash);
     for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
       const IndexEntry& e = index_[i];
-      if (e.name_plus_one == 0) return no_slot;
-      if (e.tag == tag) {
-        const NameRecord& record = names_[e.name_plus_one - 1];
-        if (record.name == name) return record.slot;
-      }
+      if (e.slot_plus_one == 0) return no_slot;
+      if (e.tag == tag && names_[e.slot_plus_one - 1] == name) return e.slot_plus_one - 1;
     }
   }
 
-  void index_insert(std::uint32_t tag, std::uint32_t name) {
+  void index_insert(std::uint32_t tag, std::uint32_t slot) {
     if ((named_ + 1) * 2 > index_.size()) grow_index();
     const std::size_t mask = index_.size() - 1;
     std::size_t i = tag & mask;
-    while (index_[i].name_plus_one != 0) i = (i + 1) & mask;
-    index_[i] = IndexEntry{tag, name + 1};
+    while (index_[i].slot_plus_one != 0) i = (i + 1) & mask;
+    index_[i] = IndexEntry{tag, slot + 1};
     ++named_;
   }
 
-  void index_erase(std::uint32_t name) {
+  void index_erase(std::uint32_t slot) {
     const std::size_t mask = index_.size() - 1;
-    std::size_t i = names_[name].tag & mask;
-    while (index_[i].name_plus_one != name + 1) i = (i + 1) & mask;
+    std::size_t i = nodes_[slot].tag & mask;
+    while (index_[i].slot_plus_one != slot + 1) i = (i + 1) & mask;
     // Backward-shift deletion: move later members of the probe run into the hole, so lookups
     // never need tombstones.
     for (std::size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
-      if (index_[j].name_plus_one == 0) break;
+      if (index_[j].slot_plus_one == 0) break;
       const std::size_t home = index_[j].tag & mask;
       // Move j into the hole i unless j's home lies cyclically in (i, j].
       const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
@@ -480,9 +467,9 @@ class TimerQueue {
     old.swap(index_);
     const std::size_t mask = size - 1;
     for (const IndexEntry& e : old) {
-      if (e.name_plus_one == 0) continue;
+      if (e.slot_plus_one == 0) continue;
       std::size_t i = e.tag & mask;
-      while (index_[i].name_plus_one != 0) i = (i + 1) & mask;
+      while (index_[i].slot_plus_one != 0) i = (i + 1) & mask;
       index_[i] = e;
     }
   }
@@ -525,45 +512,34 @@ class TimerQueue {
 
   static unix_nanos realtime_of(const Node& node) noexcept { return from_unix_ns(node.deadline + node.realtime_offset); }
 
-  // Takes an index from a pool's free list, or grows the pool by one.
-  template <class Pool>
-  static std::uint32_t allocate(Pool& pool, std::vector<std::uint32_t>& free) {
-    if (!free.empty()) {
-      const std::uint32_t index = free.back();
-      free.pop_back();
-      return index;
-    }
-    pool.emplace_back();
-    return static_cast<std::uint32_t>(pool.size() - 1);
-  }
-
   TimerHandle insert(std::string* name, std::size_t hash, std::int64_t deadline, std::int64_t interval,
                      std::int64_t stop, std::int64_t realtime_offset, MissedTicks policy, TimerCallback callback) {
     if (next_seq_ > max_seq) throw clock_error("TimerQueue: more than 2^40 timers set on one queue");
-    if (free_.empty() && nodes_.size() > slot_mask) {
-      throw clock_error("TimerQueue: more than " + std::to_string(slot_mask) + " timers pending at once");
+    std::uint32_t slot = 0;
+    if (!free_.empty()) {
+      slot = free_.back();
+      free_.pop_back();
+    } else {
+      if (nodes_.size() > slot_mask) {
+        throw clock_error("TimerQueue: more than " + std::to_string(slot_mask) + " timers pending at once");
+      }
+      slot = static_cast<std::uint32_t>(nodes_.size());
+      nodes_.emplace_back();
+      if ((slot >> chunk_bits) == callback_chunks_.size()) {
+        callback_chunks_.push_back(std::make_unique<TimerCallback[]>(std::size_t{1} << chunk_bits));
+      }
     }
-    const std::uint32_t slot = allocate(nodes_, free_);
-    if ((slot >> chunk_bits) == callback_chunks_.size()) {
-      callback_chunks_.push_back(std::make_unique<TimerCallback[]>(std::size_t{1} << chunk_bits));
-    }
-    std::uint32_t period = none;
-    if (interval != 0) {
-      period = allocate(periods_, free_periods_);
-      periods_[period] = Period{interval, stop, 0, policy};
-    }
-    std::uint32_t record = none;
-    if (name != nullptr) {
-      record = allocate(names_, free_names_);
-      NameRecord& r = names_[record];
-      r.name = std::move(*name);
-      r.tag = tag_of(hash);
-      r.slot = slot;
-      index_insert(r.tag, record);
-    }
+    // The side arrays grow with the slots once they exist (geometrically: resize to the slab's size).
+    if (interval != 0 && slot >= periods_.size()) periods_.resize(nodes_.size());
+    if (name != nullptr && slot >= names_.size()) names_.resize(nodes_.size());
+    if (slot < periods_.size()) periods_[slot] = Period{interval, stop, 0, policy};
     Node& node = nodes_[slot];
-    node = Node{deadline, realtime_offset, next_seq_++, period, record};
+    node = Node{deadline, realtime_offset, next_seq_++, tag_of(hash), interval != 0, name != nullptr, false};
     callback_slot(slot) = std::move(callback);
+    if (name != nullptr) {
+      names_[slot] = std::move(*name);
+      index_insert(tag_of(hash), slot);
+    }
     ++pending_;
     wheel_.push(Entry{deadline, node.seq << slot_bits | slot});
     return TimerHandle{slot, node.seq};
@@ -577,16 +553,12 @@ class TimerQueue {
   // callback are recycled now, or after its callback returns if it is running.
   void retire(std::uint32_t slot) {
     Node& node = nodes_[slot];
-    if (node.name != none) {
-      index_erase(node.name);
-      names_[node.name].name.clear();
-      free_names_.push_back(node.name);
-      node.name = none;
+    if (node.named) {
+      index_erase(slot);
+      names_[slot].clear();
+      node.named = false;
     }
-    if (node.period != none) {
-      free_periods_.push_back(node.period);
-      node.period = none;
-    }
+    node.periodic = false;
     node.seq = 0;
     --pending_;
     if (!delivering(slot)) recycle(slot);
@@ -594,7 +566,7 @@ class TimerQueue {
 
   void recycle(std::uint32_t slot) {
     callback_slot(slot) = nullptr;
-    nodes_[slot].period = recycled;
+    nodes_[slot].recycled = true;
     free_.push_back(slot);
   }
 
@@ -623,10 +595,8 @@ class TimerQueue {
   }
 
   std::vector<Node> nodes_;
-  std::vector<NameRecord> names_;
+  std::vector<std::string> names_;
   std::vector<Period> periods_;
-  std::vector<std::uint32_t> free_names_;
-  std::vector<std::uint32_t> free_periods_;
   // Slots whose callback is being delivered (between pop_due and finish): they stay put.
   std::vector<std::uint32_t> in_flight_;
   // Fixed-size chunks: a callback never moves as the storage grows, so a running callback stays
