@@ -56,7 +56,13 @@ class LiveClock {
   [[nodiscard]] unix_nanos now() const noexcept { return from_unix_ns(now_ns()); }
 
   // Realtime UTC now, in nanoseconds since the Unix epoch.
-  [[nodiscard]] std::int64_t now_ns() const noexcept {
+  [[nodiscard]] std::int64_t now_ns() const noexcept { return realtime_now_ns(); }
+
+  // Monotonic nanoseconds from an unspecified origin (boot, on Linux).
+  [[nodiscard]] std::int64_t monotonic_ns() const noexcept { return monotonic_now_ns(); }
+
+  // The same reads without a clock object, for code that wraps the host's clocks (TscClock).
+  [[nodiscard]] static std::int64_t realtime_now_ns() noexcept {
 #if defined(NAUTILUS_CLOCK_HAS_CLOCK_GETTIME)
     ::timespec ts{};
     // Cannot fail: CLOCK_REALTIME is always supported and `ts` is a valid address.
@@ -69,8 +75,7 @@ class LiveClock {
 #endif
   }
 
-  // Monotonic nanoseconds from an unspecified origin (boot, on Linux).
-  [[nodiscard]] std::int64_t monotonic_ns() const noexcept {
+  [[nodiscard]] static std::int64_t monotonic_now_ns() noexcept {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(
                std::chrono::steady_clock::now().time_since_epoch())
         .count();
