@@ -126,7 +126,7 @@ namespace detail {
 
 // The host's counter and the reference it is calibrated against.
 struct HostCounter {
-  [[nodiscard]] static CounterSource detect(std::string& why_not) noexcept {
+  [[nodiscard]] static CounterSource detect([[maybe_unused]] std::string& why_not) {
 #if defined(NAUTILUS_CLOCK_ARCH_X86_64) && defined(NAUTILUS_CLOCK_HAS_COUNTER)
     unsigned a = 0, b = 0, c = 0, d = 0;
     if (__get_cpuid(0x80000000U, &a, &b, &c, &d) == 0 || a < 0x80000007U) {
