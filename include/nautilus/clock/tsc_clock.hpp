@@ -48,15 +48,11 @@
 #include "nautilus/clock/live_clock.hpp"  // LiveClock: the fallback, and the reference
 #include "nautilus/clock/time.hpp"        // unix_nanos, clock_error
 
-#if defined(NAUTILUS_CLOCK_ARCH_X86_64) && (defined(__GNUC__) || defined(__clang__))
+#if defined(NAUTILUS_CLOCK_ARCH_X86_64) && defined(NAUTILUS_CLOCK_HAS_COUNTER)
 #include <cpuid.h>      // __get_cpuid
 #include <x86intrin.h>  // __rdtsc, _mm_lfence
-#define NAUTILUS_CLOCK_HAS_COUNTER 1
-#elif defined(NAUTILUS_CLOCK_OS_APPLE)
+#elif defined(NAUTILUS_CLOCK_OS_APPLE) && defined(NAUTILUS_CLOCK_HAS_COUNTER)
 #include <mach/mach_time.h>  // mach_absolute_time
-#define NAUTILUS_CLOCK_HAS_COUNTER 1
-#elif defined(NAUTILUS_CLOCK_ARCH_ARM64) && (defined(__GNUC__) || defined(__clang__))
-#define NAUTILUS_CLOCK_HAS_COUNTER 1
 #endif
 
 namespace nautilus {

@@ -22,6 +22,13 @@
 #define NAUTILUS_CLOCK_ARCH_ARM64 1
 #endif
 
+// A CPU counter TscClock can read: rdtsc (x86-64), mach_absolute_time (Apple), cntvct_el0 (arm64),
+// with g++ or clang++ (the intrinsics and inline assembly are theirs).
+#if (defined(__GNUC__) || defined(__clang__)) && \
+    (defined(NAUTILUS_CLOCK_ARCH_X86_64) || defined(NAUTILUS_CLOCK_ARCH_ARM64) || defined(NAUTILUS_CLOCK_OS_APPLE))
+#define NAUTILUS_CLOCK_HAS_COUNTER 1
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 // A hint to fetch the cache line at `address` for reading; a no-op where unsupported.
 #define NAUTILUS_CLOCK_PREFETCH(address) __builtin_prefetch(address)
