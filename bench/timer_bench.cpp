@@ -20,7 +20,7 @@
 //
 // Counters.
 //   bytes_per_timer  heap bytes in use after building the model minus before, over N, read with glibc's
-//                    mallinfo2() (uordblks + hblkhd: live blocks with their malloc headers). Not the
+//                    mallinfo2() (malloc_zone_statistics() on macOS) (uordblks + hblkhd: live blocks with their malloc headers). Not the
 //                    process RSS (page-granular, and keeps pages freed by earlier benchmarks), and not a
 //                    counting operator new, which would miss Asio's per-wait operations (they come from
 //                    std::aligned_alloc). Includes the vectors' growth slack, as a real program pays it.
@@ -39,7 +39,11 @@
 #include <asio/io_context.hpp>            // asio::io_context, ASIO_CONCURRENCY_HINT_UNSAFE
 
 #include <benchmark/benchmark.h>
+#if defined(__GLIBC__) || defined(__linux__)
 #include <malloc.h>  // mallinfo2 (glibc >= 2.33)
+#elif defined(__APPLE__)
+#include <malloc/malloc.h>  // malloc_zone_statistics
+#endif
 
 #include <algorithm>    // std::shuffle
 #include <chrono>       // std::chrono::nanoseconds, steady_clock
@@ -112,8 +116,17 @@ constexpr std::uint64_t increment_mask = increment_count - 1;
 
 // Heap bytes in use, live blocks and mmapped chunks, with their malloc headers.
 [[nodiscard]] std::size_t heap_bytes_in_use() noexcept {
+#if defined(__GLIBC__)
   const struct mallinfo2 info = ::mallinfo2();
   return info.uordblks + info.hblkhd;
+#elif defined(__APPLE__)
+  // macOS: the default zones' bytes in use (what Homebrew builds of this benchmark report).
+  malloc_statistics_t stats{};
+  ::malloc_zone_statistics(nullptr, &stats);
+  return stats.size_in_use;
+#else
+  return 0;  // unknown allocator: bytes_per_timer reads 0
+#endif
 }
 
 // Fixed-seed inputs for N timers, shared by every peer of a group.
