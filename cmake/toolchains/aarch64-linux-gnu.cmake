@@ -21,13 +21,11 @@ set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 
-# The cross compiler does not search the build machine's /usr/include, where Debian puts those
-# header-only packages. -idirafter adds it after the compiler's own directories, so the arm64 libc
-# and libstdc++ headers always win and only headers missing from them (fmt/, catch2/, asio.hpp) come
-# from there. CMake also detects the directory as implicit and so never passes it as -isystem,
-# which would put the x86-64 libc headers ahead of the arm64 ones.
-set(CMAKE_C_FLAGS_INIT "-idirafter /usr/include")
-set(CMAKE_CXX_FLAGS_INIT "-idirafter /usr/include")
+# No include flags are needed for those: Debian's aarch64-linux-gnu-g++ searches /usr/include last,
+# after its arm64 libstdc++ and libc directories (`aarch64-linux-gnu-g++ -E -v -x c++ /dev/null`),
+# so the arm64 headers always win and only what they lack (fmt/, catch2/, asio.hpp) comes from
+# there. CMake counts /usr/include as implicit and never passes it as -isystem, which would put the
+# x86-64 libc headers ahead of the arm64 ones.
 
 # Debian installs fmt's CMake package under the build machine's multiarch directory
 # (/usr/lib/x86_64-linux-gnu/cmake/fmt), which a search for an aarch64 package never visits. Only
