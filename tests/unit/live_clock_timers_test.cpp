@@ -70,11 +70,16 @@ TEST_CASE("LiveClock's runner fires timers on its own thread") {
     runner_thread = std::this_thread::get_id();
     cv.notify_all();
   };
+  // Both are pending before the runner starts, so it must pick by deadline, not by the order set.
+  // Set while it runs, "b" (due 2ms after its own now()) could fall due and fire before "a" is
+  // even set: under qemu-user one set_time_alert call can take several ms (code translated on
+  // first use), and then "b" first is the right order.
+  const auto t = clock.now();
+  clock.set_time_alert("b", t + 2ms, record);
+  clock.set_time_alert("a", t, record);
   clock.start_runner();
   CHECK(clock.runner_running());
   CHECK_THROWS_WITH(clock.start_runner(), Contains("already running"));
-  clock.set_time_alert("b", clock.now() + 2ms, record);
-  clock.set_time_alert("a", clock.now(), record);
   CHECK(wait_for(m, cv, [&] { return fired.size() == 2; }));
   clock.stop_runner();
   CHECK_FALSE(clock.runner_running());
