@@ -6,6 +6,7 @@
 #include <cstddef>             // std::size_t
 #include <cstdint>             // std::int64_t
 #include <exception>           // std::exception_ptr
+#include <limits>              // std::numeric_limits
 #include <mutex>               // std::mutex, std::unique_lock
 #include <optional>            // std::optional
 #include <stop_token>          // std::stop_token
@@ -194,15 +195,41 @@ class LiveClock {
   // break ties and 1 ns orderings between deadlines set in separate calls. NTP slews the offset by
   // at most 500 ppm (the kernel's MAXFREQ), so a deadline fires within the tolerance of its
   // realtime, and a step is picked up at the next call.
+  //
+  // A thread paused between its two reads sees a bogus drift of the pause's length; adopting it
+  // would move every later deadline (and break ties with earlier ones). So an apparent drift is
+  // confirmed with bracketed samples (realtime read between two monotonic reads, the tightest of
+  // a few) before the offset changes.
   [[nodiscard]] ClockReading scheduling_reading() noexcept {
     const std::int64_t mono = monotonic_ns();
     const std::int64_t offset = now_ns() - mono;
     const std::int64_t drift = offset - realtime_offset_ns_;
     if (!has_offset_ || drift > offset_tolerance_ns || drift < -offset_tolerance_ns) {
-      realtime_offset_ns_ = offset;
-      has_offset_ = true;
+      const std::int64_t confirmed = bracketed_offset();
+      const std::int64_t real_drift = confirmed - realtime_offset_ns_;
+      if (!has_offset_ || real_drift > offset_tolerance_ns || real_drift < -offset_tolerance_ns) {
+        realtime_offset_ns_ = confirmed;
+        has_offset_ = true;
+      }
     }
     return {mono, mono + realtime_offset_ns_};
+  }
+
+  // realtime - monotonic from the tightest of a few (monotonic, realtime, monotonic) brackets,
+  // taken at the bracket's middle.
+  [[nodiscard]] static std::int64_t bracketed_offset() noexcept {
+    std::int64_t best_width = std::numeric_limits<std::int64_t>::max();
+    std::int64_t best = 0;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      const std::int64_t before = monotonic_now_ns();
+      const std::int64_t realtime = realtime_now_ns();
+      const std::int64_t after = monotonic_now_ns();
+      if (after - before < best_width) {
+        best_width = after - before;
+        best = realtime - (before + (after - before) / 2);
+      }
+    }
+    return best;
   }
 
   // The reading ticks are fired with: the true realtime, for `ts_init`.
