@@ -438,15 +438,15 @@ struct ReplayOptions {
 // cancelled, a read past the end), replay cannot go on meaningfully. A read cannot throw, so the
 // first divergence is kept, with its record index and byte offset; from then on reads return the
 // last value served of their kind (0 before any) and consume nothing, and every call that can throw
-// (`poll`, `take_events`, `set_*`, `cancel_*`, `deliver_runner_firings`, `check`) throws it as
-// `clock_error`. An exception thrown by a callback delivered from a read is kept the same way and
+// (`poll`, `take_events`, `set_*`, `cancel_*`, `deliver_runner_firings`, `check`,
+// `check_finished`) throws it as `clock_error`. An exception thrown by a callback delivered from a read is kept the same way and
 // thrown once, by the next such call.
 //
 // Thread-safe (one mutex, released while a callback runs). Not copyable or movable.
 class ReplayClock {
  public:
-  // Parses and validates the whole log in `bytes` (copied). Throws `clock_error` naming the byte
-  // offset of the first problem (see detail/clock_log.hpp).
+  // Parses and validates the whole log in `bytes` (decoded into the clock; `bytes` need not outlive
+  // it). Throws `clock_error` naming the byte offset of the first problem (detail/clock_log.hpp).
   explicit ReplayClock(std::string_view bytes, ReplayOptions options = {})
       : log_(detail::parse_clock_log(bytes, options.allow_truncated)) {}
 
