@@ -239,7 +239,9 @@ TEST_CASE("RecordingClock<TestClock> records a deterministic run that ReplayCloc
     (void)again.monotonic_ns();
     again.set_timer("heartbeat", 1s, std::nullopt, t0 + 3s,
                     [&](const TimeEvent& e) { trace.events.push_back(e); });
+    CHECK(again.next_time("heartbeat") == t0 + 1s);  // its next recorded firing
     CHECK(again.deliver_runner_firings() == 1);
+    CHECK(again.next_time("heartbeat") == t0 + 2s);
     CHECK(trace.events.size() == 1);
     CHECK(again.deliver_runner_firings() == 0);  // the callback's reads come first
     CHECK(again.now_ns() == nautilus::to_unix_ns(t0 + 1s));
@@ -440,6 +442,13 @@ TEST_CASE("ReplayClock reports the first divergence and throws it from every cal
                           std::to_string(nautilus::detail::parse_clock_log(bytes).records[1].offset));
     CHECK_THROWS_AS(replay.check(), nautilus::clock_error);
     CHECK_THROWS_AS(replay.set_timer("late", 1s), nautilus::clock_error);
+  }
+  SECTION("take_events() where the log has a reading") {
+    std::istringstream in{bytes};
+    ReplayClock replay{in};
+    CHECK_THROWS_WITH(replay.take_events(),
+                      "ReplayClock: divergence at record 0: the program called take_events() "
+                      "where the log has a now_ns reading at record 0, offset 9");
   }
   SECTION("a firing for a timer the program never set") {
     ReplayClock replay{bytes};
