@@ -7,6 +7,7 @@
 #include "nautilus/clock/format.hpp"      // IWYU pragma: export
 #include "nautilus/clock/health.hpp"      // IWYU pragma: export
 #include "nautilus/clock/live_clock.hpp"  // IWYU pragma: export
+#include "nautilus/clock/record_replay.hpp"  // IWYU pragma: export
 #include "nautilus/clock/test_clock.hpp"  // IWYU pragma: export
 #include "nautilus/clock/time.hpp"        // IWYU pragma: export
 #include "nautilus/clock/timers.hpp"      // IWYU pragma: export
