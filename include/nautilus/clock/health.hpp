@@ -188,14 +188,19 @@ template <class Call = detail::Adjtimex>
 
 namespace detail {
 [[nodiscard]] inline std::string micros(std::chrono::nanoseconds d) {
-  // "123.456 us": microsecond granularity with the nanoseconds kept, as RTS 25 reports.
+  // "123.456 us": microsecond granularity with the nanoseconds kept, as RTS 25 reports. Appended
+  // piece by piece: g++ 12 at -O3 warns falsely (-Wrestrict, GCC bug 105329) on "literal" + string.
   const std::int64_t ns = d.count();
   const std::int64_t whole = ns / 1000;
-  std::int64_t frac = ns % 1000;
-  if (frac < 0) frac = -frac;
-  std::string out = (ns < 0 && whole == 0 ? "-" : "") + std::to_string(whole) + ".";
+  const std::int64_t frac = ns % 1000 < 0 ? -(ns % 1000) : ns % 1000;
+  std::string out;
+  if (ns < 0 && whole == 0) out += '-';
+  out += std::to_string(whole);
+  out += '.';
   const std::string digits = std::to_string(frac);
-  out += std::string(3 - digits.size(), '0') + digits + " us";
+  out.append(3 - digits.size(), '0');
+  out += digits;
+  out += " us";
   return out;
 }
 }  // namespace detail
