@@ -19,11 +19,11 @@
 #include <cerrno>       // errno
 #include <chrono>       // std::chrono::nanoseconds, microseconds
 #include <cstdint>      // std::int64_t
-#include <cstring>      // std::strerror
 #include <fstream>      // std::ifstream
 #include <optional>     // std::optional
 #include <string>       // std::string
 #include <string_view>  // std::string_view
+#include <system_error>  // std::generic_category
 
 #include "nautilus/clock/detail/platform.hpp"
 #include "nautilus/clock/time.hpp"  // clock_error
@@ -113,7 +113,7 @@ inline constexpr std::chrono::nanoseconds mifid2_hft_tolerance = std::chrono::mi
 [[nodiscard]] inline ClockHealth interpret_kernel_timex(const KernelTimex& k) {
   // The constants of <sys/timex.h>, repeated so that this function compiles (and is tested) on
   // every platform.
-  constexpr int time_ok = 0, time_ins = 1, time_del = 2, time_oop = 3, time_wait = 4, time_error = 5;
+  constexpr int time_ok = 0, time_ins = 1, time_del = 2, time_oop = 3, time_error = 5;  // TIME_WAIT = 4
   constexpr int sta_unsync = 0x0040, sta_nano = 0x2000;
   if (k.state < time_ok || k.state > time_error) {
     throw clock_error("clock health: adjtimex returned the unknown state " + std::to_string(k.state));
@@ -135,8 +135,7 @@ inline constexpr std::chrono::nanoseconds mifid2_hft_tolerance = std::chrono::mi
     case time_ins: h.leap = LeapSecond::insert; break;
     case time_del: h.leap = LeapSecond::remove; break;
     case time_oop: h.leap = LeapSecond::in_progress; break;
-    case time_wait: break;  // the leap second has just passed
-    default: break;
+    default: break;  // TIME_OK; TIME_WAIT (a leap second has just passed); TIME_ERROR (above)
   }
   return h;
 }
@@ -170,7 +169,8 @@ template <class Call = detail::Adjtimex>
   const int state = call(t);
   if (state == -1) {
     const int error = errno;
-    throw clock_error(std::string("clock health: adjtimex failed: ") + std::strerror(error) + " (errno " +
+    // generic_category().message: strerror's text, without strerror's shared buffer.
+    throw clock_error("clock health: adjtimex failed: " + std::generic_category().message(error) + " (errno " +
                       std::to_string(error) + ")");
   }
   ClockHealth h = interpret_kernel_timex(KernelTimex{state, t.status, t.offset, t.freq, t.maxerror, t.esterror});

@@ -70,7 +70,7 @@ struct RecordingOptions {
   // Bytes gathered in memory before they are written to the stream. A read appends at most 11
   // bytes and never allocates; the write to the stream happens under the recorder's lock, once
   // per `buffer_bytes`, so a larger buffer spreads the I/O thinner (and loses more in a crash).
-  std::size_t buffer_bytes = 64 * 1024;
+  std::size_t buffer_bytes = std::size_t{64} * 1024;
 };
 
 namespace detail {
