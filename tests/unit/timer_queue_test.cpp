@@ -78,3 +78,39 @@ TEST_CASE("TimerQueue keeps a callback alive while it runs, even if it cancels i
   CHECK(queue.timer_names() == std::vector<std::string>{"other"});
   CHECK(queue.timer_count() == 1);
 }
+
+TEST_CASE("TimerQueue keeps a callback alive until its last delivery in progress finishes") {
+  // Two ticks of one periodic timer taken off the queue before either is finished (two threads
+  // polling a LiveClock do this), then the timer cancelled: its callback must survive the first
+  // finish, and its slot be recycled only after the second.
+  TimerQueue queue;
+  int calls = 0;
+  const ClockReading start{0, 0};
+  queue.set_timer("p", 10ns, std::nullopt, std::nullopt, [&](const nautilus::TimeEvent&) { ++calls; }, {}, start);
+  auto first = queue.pop_due(ClockReading{25, 25});   // tick 10 (burst: 20 is due too)
+  auto second = queue.pop_due(ClockReading{25, 25});  // tick 20
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(first->event.ts_event == nautilus::from_unix_ns(10));
+  CHECK(second->event.ts_event == nautilus::from_unix_ns(20));
+  CHECK(queue.cancel_timer("p"));
+  queue.invoke(*first);
+  queue.finish(*first);
+  // Still in delivery: the callback is intact (a recycled one would be empty).
+  REQUIRE(static_cast<bool>(queue.callback_of(*second)));
+  // A timer set meanwhile must not take the slot still in use.
+  queue.set_time_alert("q", nautilus::from_unix_ns(30), [&](const nautilus::TimeEvent&) { calls += 100; },
+                       nautilus::PastDeadline::fire_now, ClockReading{25, 25});
+  queue.invoke(*second);
+  queue.finish(*second);
+  CHECK(calls == 2);
+  auto q = queue.pop_due(ClockReading{30, 30});
+  REQUIRE(q);
+  queue.invoke(*q);
+  queue.finish(*q);
+  CHECK(calls == 102);
+  CHECK(queue.timer_count() == 0);
+  // Finishing a delivery twice is harmless.
+  queue.finish(*q);
+  CHECK(queue.timer_count() == 0);
+}
