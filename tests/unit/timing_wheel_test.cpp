@@ -130,3 +130,29 @@ TEST_CASE("TimingWheel restarts from the earliest key when most entries arrive b
   CHECK(popped == 2 * 14'286);
   CHECK(wheel.size() == 0);
 }
+
+TEST_CASE("TimingWheel's near heap takes a lone far slot whole, and later pushes inside its span") {
+  // One entry 2^30 ns ahead sits alone in a high-level slot: it goes to the near heap without
+  // cascading. Entries pushed afterwards inside that slot's span (a tie set later, one just before
+  // it, one just after) must still leave in (deadline, order) order, and one past the span after them.
+  TimingWheel wheel;
+  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  const std::int64_t far = std::int64_t{1} << 30;
+  wheel.push({0, 1});
+  wheel.push({far, 2});
+  REQUIRE(wheel.top(max)->order == 1);
+  wheel.pop();
+  REQUIRE(wheel.top(max)->order == 2);  // the lone slot is now the near heap
+  wheel.push({far, 3});                 // a tie, set later
+  wheel.push({far - 1, 4});             // earlier, inside the span
+  wheel.push({far + (std::int64_t{1} << 36), 5});  // beyond the span: into the wheel
+  wheel.push({far + 1, 6});
+  for (const std::uint64_t expected : {4U, 2U, 3U, 6U, 5U}) {
+    const WheelEntry* top = wheel.top(max);
+    REQUIRE(top != nullptr);
+    CHECK(top->order == expected);
+    wheel.pop();
+  }
+  CHECK(wheel.top(max) == nullptr);
+  CHECK(wheel.size() == 0);
+}
