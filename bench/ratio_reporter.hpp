@@ -6,6 +6,9 @@
 // declared group may itself contain '/', so that one sweep gets a baseline per size: with "hold/1000"
 // declared, "hold/1000/TestClock" is in it (the longest declared group that prefixes the name wins).
 // With --benchmark_repetitions the median is used, otherwise the single run.
+//
+// A benchmark may also name a peer that does the same work (`declare_peer`): the summary then adds
+// a second ratio, to that peer, after the baseline's name.
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -28,6 +31,17 @@ inline std::map<std::string, std::string>& baselines() {
 // Declares the baseline of a group; returns true so it can initialise a namespace-scope constant.
 inline bool declare_baseline(const std::string& group, const std::string& benchmark_name) {
   baselines()[group] = benchmark_name;
+  return true;
+}
+
+inline std::map<std::string, std::string>& peers() {
+  static std::map<std::string, std::string> by_benchmark;
+  return by_benchmark;
+}
+
+// Declares the like-for-like peer of a benchmark; returns true, as declare_baseline does.
+inline bool declare_peer(const std::string& benchmark_name, const std::string& peer_name) {
+  peers()[benchmark_name] = peer_name;
   return true;
 }
 
@@ -116,11 +130,19 @@ class RatioReporter : public benchmark::ConsoleReporter {
         // Two significant digits at least: a ratio far below 1 (an O(1) path beside an O(n) one)
         // would otherwise print as 0.00x.
         const double ratio = row->ns / base_row->ns;
-        std::fprintf(out, ratio >= 0.01 ? "%-52s %12.2f %8.2fx  %s\n" : "%-52s %12.2f %8.1ex  %s\n",
-                     name.c_str(), row->ns, ratio, base->second.c_str());
+        std::fprintf(out, ratio >= 0.01 ? "%-52s %12.2f %8.2fx  %s" : "%-52s %12.2f %8.1ex  %s", name.c_str(),
+                     row->ns, ratio, base->second.c_str());
       } else {
-        std::fprintf(out, "%-52s %12.2f %9s  %s\n", name.c_str(), row->ns, "-", "(no baseline in this run)");
+        std::fprintf(out, "%-52s %12.2f %9s  %s", name.c_str(), row->ns, "-", "(no baseline in this run)");
       }
+      const auto peer = peers().find(name);
+      if (peer != peers().end()) {
+        const auto it = rows_.find(peer->second);
+        if (it != rows_.end() && it->second.ns > 0) {
+          std::fprintf(out, "; %.2fx %s", row->ns / it->second.ns, peer->second.c_str());
+        }
+      }
+      std::fprintf(out, "\n");
     }
     std::fflush(out);
   }

@@ -64,6 +64,7 @@
 #include <random>       // std::mt19937_64, std::uniform_int_distribution
 #include <string>       // std::string, std::to_string
 #include <type_traits>  // std::is_same_v
+#include <unordered_map>  // std::unordered_map
 #include <utility>      // std::move
 #include <vector>       // std::vector
 
@@ -291,6 +292,115 @@ void poll_earliest(asio::io_context& io) {
   if (io.poll() == 0) fail("asio: poll() at the earliest expiry ran no handler");
 }
 
+// ---------------------------------------------------------------------------------------------
+// The like-for-like peer: a hand-written scheduler on the same std::priority_queue that does the work
+// TestClock does for one-shot alerts, and no more. Each timer keeps its callback (a TimerCallback, as
+// TestClock's) and, if `Named`, its name, unique, in a std::unordered_map (for cancel by name and the
+// duplicate check); a handle is (id, sequence); a cancel releases the callback and leaves the queue
+// entry to be skipped when it reaches the top (lazy deletion); a fire hands the callback a TimeEvent
+// with a sequential id, and the timer's id is free again before its callback runs. What it does not
+// do that TestClock does: validate anything (past deadlines, overflow), keep realtime and monotonic
+// time apart, apply a missed-tick policy, or run periodic timers.
+template <bool Named>
+class PriorityQueueScheduler {
+ public:
+  struct Handle {
+    std::uint32_t id = 0;
+    std::uint64_t seq = 0;
+  };
+
+  explicit PriorityQueueScheduler(std::int64_t now_ns) : now_ns_(now_ns) {}
+
+  Handle schedule(std::string name, std::int64_t at_ns, TimerCallback callback) {
+    std::uint32_t id = 0;
+    if (!free_.empty()) {
+      id = free_.back();
+      free_.pop_back();
+    } else {
+      id = static_cast<std::uint32_t>(timers_.size());
+      timers_.emplace_back();
+    }
+    Timer& timer = timers_[id];
+    timer.seq = next_seq_++;
+    timer.callback = std::move(callback);
+    if constexpr (Named) {
+      if (!names_.emplace(name, id).second) fail("scheduler: duplicate name");
+      timer.name = std::move(name);
+    }
+    queue_.push({at_ns, timer.seq, id});
+    return {id, timer.seq};
+  }
+
+  bool cancel(Handle handle) {
+    if (handle.id >= timers_.size() || timers_[handle.id].seq != handle.seq) return false;
+    release(handle.id);
+    return true;
+  }
+
+  bool cancel(const std::string& name) {
+    const auto found = names_.find(name);
+    if (found == names_.end()) return false;
+    release(found->second);
+    return true;
+  }
+
+  // Fires the earliest live timer; false if none is pending.
+  bool fire_next() {
+    while (!queue_.empty()) {
+      const QueueEntry top = queue_.top();
+      queue_.pop();
+      Timer& timer = timers_[top.id];
+      if (timer.seq != top.seq) continue;  // cancelled
+      now_ns_ = top.deadline_ns;
+      TimeEvent event{{}, ++fired_, at_ns(top.deadline_ns), at_ns(now_ns_), {}, 0};
+      if constexpr (Named) {
+        names_.erase(timer.name);
+        event.name = std::move(timer.name);
+      }
+      // The id is free before the callback runs (it may schedule a timer that takes it).
+      const TimerCallback callback = std::move(timer.callback);
+      timer.seq = 0;
+      free_.push_back(top.id);
+      if (callback) callback(event);
+      return true;
+    }
+    return false;
+  }
+
+  void clear() {
+    queue_ = {};
+    timers_.clear();
+    free_.clear();
+    names_.clear();
+  }
+
+ private:
+  struct Timer {
+    std::uint64_t seq = 0;  // 0: free
+    TimerCallback callback;
+    std::string name;
+  };
+
+  void release(std::uint32_t id) {
+    Timer& timer = timers_[id];
+    if constexpr (Named) {
+      names_.erase(timer.name);
+      timer.name.clear();
+    }
+    timer.callback = nullptr;
+    timer.seq = 0;
+    free_.push_back(id);
+  }
+
+  MinQueue queue_;
+  std::vector<Timer> timers_;
+  std::vector<std::uint32_t> free_;
+  std::unordered_map<std::string, std::uint32_t> names_;
+  std::int64_t now_ns_;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t fired_ = 0;
+};
+
 // TestClock's anonymous alerts (no name to hash), where the header in this tree has them.
 template <class Clock>
 concept AnonymousAlerts = requires(Clock& clock, unix_nanos at, TimerCallback callback) {
@@ -323,6 +433,35 @@ class HoldPriorityQueue final : public Model {
   const std::int64_t* increments_ = increments().data();
   MinQueue queue_;
   std::uint64_t next_seq_ = 1;
+  std::uint64_t fired_ = 0;
+};
+
+// The like-for-like peer of the two TestClock models below: the same callbacks, names (if `Named`)
+// and events, on the hand-written scheduler above.
+template <bool Named>
+class HoldScheduler final : public Model {
+ public:
+  HoldScheduler(const Inputs& in, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      scheduler_.schedule(Named ? in.names[i] : std::string{}, start_ns + in.first_offsets_ns[i], callback());
+    }
+  }
+  [[nodiscard]] std::uint64_t fired() const noexcept { return fired_; }
+  void fire_until(std::uint64_t target) {
+    while (fired_ < target) scheduler_.fire_next();
+  }
+
+ private:
+  TimerCallback callback() {
+    return [this](const TimeEvent& event) { on_fire(event); };
+  }
+  void on_fire(const TimeEvent& event) {
+    const std::int64_t increment = increments_[fired_++ & increment_mask];
+    scheduler_.schedule(event.name, nautilus::to_unix_ns(event.ts_event) + increment, callback());
+  }
+
+  const std::int64_t* increments_ = increments().data();
+  PriorityQueueScheduler<Named> scheduler_{start_ns};
   std::uint64_t fired_ = 0;
 };
 
@@ -675,6 +814,39 @@ class CancelPriorityQueue final : public Model {
 
 enum class CancelBy { name, handle };
 
+// The like-for-like peer of TestClock's cancels: named timers on the hand-written scheduler,
+// cancelled by handle or by name (releasing the callback and the name at once).
+template <CancelBy by>
+class CancelScheduler final : public Model {
+ public:
+  CancelScheduler(const Inputs& in, std::size_t n) : in_(in), handles_(n) {
+    schedule_all();
+    cancel_half();
+    clear();
+  }
+  void schedule_all() {
+    for (std::size_t i = 0; i < handles_.size(); ++i) {
+      handles_[i] = scheduler_.schedule(in_.names[i], start_ns + in_.first_offsets_ns[i], TimerCallback{});
+    }
+  }
+  void cancel_half() {
+    for (const std::uint32_t id : in_.cancel_order) {
+      if constexpr (by == CancelBy::handle) {
+        scheduler_.cancel(handles_[id]);
+      } else {
+        scheduler_.cancel(in_.names[id]);
+      }
+    }
+  }
+  void clear() { scheduler_.clear(); }
+
+ private:
+  const Inputs& in_;
+  PriorityQueueScheduler<true> scheduler_{start_ns};
+  std::vector<PriorityQueueScheduler<true>::Handle> handles_;
+};
+
+
 template <CancelBy by>
 class CancelTestClock final : public Model {
  public:
@@ -925,13 +1097,18 @@ void add_jump(const std::string& name, nautilus::MissedTicks policy, std::chrono
 template <class Clock>
 bool register_timer_benchmarks() {
   using nautilus::bench::declare_baseline;
+  using nautilus::bench::declare_peer;
   for (const std::size_t n : {std::size_t{1'000}, std::size_t{100'000}, std::size_t{1'000'000}}) {
     const std::string group = "hold/" + std::to_string(n);
     declare_baseline(group, group + "/std::priority_queue");
     add_hold<HoldPriorityQueue>(group + "/std::priority_queue", n);
+    add_hold<HoldScheduler<true>>(group + "/priority_queue scheduler, named", n);
+    add_hold<HoldScheduler<false>>(group + "/priority_queue scheduler, anonymous", n);
     add_hold<HoldTestClockCallbacks>(group + "/TestClock callbacks", n);
+    declare_peer(group + "/TestClock callbacks", group + "/priority_queue scheduler, named");
     if constexpr (AnonymousAlerts<Clock>) {
       add_hold<HoldTestClockAnonymous<Clock>>(group + "/TestClock anonymous callbacks", n);
+      declare_peer(group + "/TestClock anonymous callbacks", group + "/priority_queue scheduler, anonymous");
     }
     add_hold<HoldTestClockCollect>(group + "/TestClock collect", n);
     add_hold<HoldTimerQueue>(group + "/TimerQueue engine only", n);
@@ -951,8 +1128,12 @@ bool register_timer_benchmarks() {
     const std::string group = "cancel/" + std::to_string(n);
     declare_baseline(group, group + "/std::priority_queue lazy delete");
     add_cancel<CancelPriorityQueue>(group + "/std::priority_queue lazy delete", n);
+    add_cancel<CancelScheduler<CancelBy::name>>(group + "/priority_queue scheduler by name", n);
+    add_cancel<CancelScheduler<CancelBy::handle>>(group + "/priority_queue scheduler by handle", n);
     add_cancel<CancelTestClock<CancelBy::name>>(group + "/TestClock by name", n);
+    declare_peer(group + "/TestClock by name", group + "/priority_queue scheduler by name");
     add_cancel<CancelTestClock<CancelBy::handle>>(group + "/TestClock by handle", n);
+    declare_peer(group + "/TestClock by handle", group + "/priority_queue scheduler by handle");
     if constexpr (AnonymousAlerts<Clock>) {
       add_cancel<CancelTestClockAnonymous<Clock>>(group + "/TestClock anonymous by handle", n);
     }

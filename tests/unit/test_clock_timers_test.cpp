@@ -225,6 +225,33 @@ TEST_CASE("TestClock::advance_to_next steps to the next deadline only") {
   CHECK_FALSE(clock.advance_to_next());
 }
 
+TEST_CASE("TestClock::advance_to_next: a tick already late, a stepped realtime, a call from a callback") {
+  TestClock clock{t0};
+  Log log;
+  clock.set_time_alert("late", t0 + 1s, log.callback());
+  clock.set_time(t0 + 5s);  // jumps over the alert without firing it
+  // The tick is due already: the clock stays at now and fires it late.
+  CHECK(clock.advance_to_next() == t0 + 5s);
+  REQUIRE(log.events.size() == 1);
+  CHECK(log.events[0].ts_event == t0 + 1s);
+  CHECK(log.events[0].ts_init == t0 + 5s);
+  CHECK(log.events[0].lateness == 4s);
+  // After a realtime step the deadline stays on the monotonic line: 10 s from the alert's setting,
+  // which reads 30 s earlier in realtime now.
+  clock.set_time_alert("after-step", t0 + 15s, log.callback());
+  clock.adjust_realtime(-30s);
+  CHECK(clock.advance_to_next() == t0 - 15s);
+  CHECK(clock.now() == t0 - 15s);
+  REQUIRE(log.events.size() == 2);
+  CHECK(log.events[1].name == "after-step");
+  CHECK(log.events[1].lateness == 0s);
+  // From a callback: refused, as every other way of moving the clock is.
+  clock.set_time_alert("nested", t0, [&](const TimeEvent&) { clock.advance_to_next(); });
+  clock.set_time_alert("next", t0 + 1s, log.callback());
+  CHECK_THROWS_WITH(clock.advance_to_next(), Contains("advance_to_next: called from a timer callback"));
+  CHECK(clock.timer_count() == 1);  // "next" is still pending
+}
+
 TEST_CASE("TestClock::advance_time_collect returns the due events sorted and runs no callback") {
   TestClock clock{t0};
   int callbacks = 0;

@@ -218,6 +218,7 @@ class TimerQueue {
       if (nodes_[slot].seq != 0) retire(slot);
     }
     wheel_.clear();
+    top_ = nullptr;
     stale_ = 0;
     return count;
   }
@@ -289,8 +290,8 @@ class TimerQueue {
       if (behind == 0) break;
       node.deadline += behind * period.interval;
       period.missed += static_cast<std::uint64_t>(behind);
-      wheel_.pop();
-      wheel_.push(Entry{node.deadline, order});
+      pop_top();
+      push_entry(Entry{node.deadline, order});
     }
     if (const Entry* after = wheel_.peek_after_top(); after != nullptr) {
       // The next fire's records are most likely cold at 10^5+ timers: fetch them while this one is
@@ -313,16 +314,21 @@ class TimerQueue {
       if (next > period.stop) next = max_ns;
     }
     // The last tick of a named timer hands its name over to the event (its name is free at once).
-    std::string name;
-    if (node.named) name = next == max_ns ? std::move(names_[slot]) : names_[slot];
-    Due out{TimeEvent{std::move(name), ++events_fired_, from_unix_ns(fire_at + node.realtime_offset),
-                      from_unix_ns(now.realtime_ns), std::chrono::nanoseconds{now.monotonic_ns - fire_at}, missed},
-            slot, static_cast<bool>(callback_slot(slot))};
+    std::optional<Due> out{std::in_place};  // built in place: returned without a move
+    TimeEvent& event = out->event;
+    if (node.named) event.name = next == max_ns ? std::move(names_[slot]) : names_[slot];
+    event.id = ++events_fired_;
+    event.ts_event = from_unix_ns(fire_at + node.realtime_offset);
+    event.ts_init = from_unix_ns(now.realtime_ns);
+    event.lateness = std::chrono::nanoseconds{now.monotonic_ns - fire_at};
+    event.missed = missed;
+    out->slot = slot;
+    out->has_callback = static_cast<bool>(callback_slot(slot));
     in_flight_.push_back(slot);  // before a retire below, which must then leave the callback in place
-    wheel_.pop();
+    pop_top();
     if (next != max_ns) {
       node.deadline = next;
-      wheel_.push(Entry{next, order});
+      push_entry(Entry{next, order});
     } else {
       retire(slot);
     }
@@ -535,13 +541,13 @@ class TimerQueue {
     if (slot < periods_.size()) periods_[slot] = Period{interval, stop, 0, policy};
     Node& node = nodes_[slot];
     node = Node{deadline, realtime_offset, next_seq_++, tag_of(hash), interval != 0, name != nullptr, false};
-    callback_slot(slot) = std::move(callback);
+    callback_slot(slot).swap(callback);  // the slot's callback is empty: a swap is the cheapest move
     if (name != nullptr) {
       names_[slot] = std::move(*name);
       index_insert(tag_of(hash), slot);
     }
     ++pending_;
-    wheel_.push(Entry{deadline, node.seq << slot_bits | slot});
+    push_entry(Entry{deadline, node.seq << slot_bits | slot});
     return TimerHandle{slot, node.seq};
   }
 
@@ -572,10 +578,12 @@ class TimerQueue {
 
   void cancel_slot(std::uint32_t slot) {
     retire(slot);
+    top_ = nullptr;  // it may have been the cancelled timer's entry
     ++stale_;
     // Rebuild once stale entries outnumber live ones: amortised O(1) per cancel, bounded memory.
     if (stale_ > 64 && stale_ * 2 > wheel_.size()) {
       wheel_.remove_if([this](const Entry& e) { return is_stale(e); });
+      top_ = nullptr;
       stale_ = 0;
     }
   }
@@ -584,14 +592,29 @@ class TimerQueue {
 
   [[nodiscard]] bool is_stale(const Entry& e) const noexcept { return nodes_[slot_of(e)].seq != seq_of(e); }
 
-  // The earliest live entry due at or before `limit`, dropping stale ones on the way.
+  // The earliest live entry due at or before `limit`, dropping stale ones on the way. The answer is
+  // kept until the wheel changes: a clock asks for the next deadline, then for what is due there,
+  // and the second question costs nothing.
   [[nodiscard]] const Entry* peek(std::int64_t limit) {
+    if (top_ != nullptr) return top_->deadline <= limit ? top_ : nullptr;
     for (;;) {
       const Entry* top = wheel_.top(limit);
-      if (top == nullptr || stale_ == 0 || !is_stale(*top)) return top;
+      if (top == nullptr) return nullptr;
+      if (stale_ == 0 || !is_stale(*top)) return top_ = top;
       wheel_.pop();
       --stale_;
     }
+  }
+
+  // Every change to the wheel goes through these (or clears `top_` itself): they forget the
+  // earliest entry `peek` found.
+  void push_entry(Entry e) {
+    wheel_.push(e);
+    top_ = nullptr;
+  }
+  void pop_top() {
+    wheel_.pop();
+    top_ = nullptr;
   }
 
   std::vector<Node> nodes_;
@@ -609,6 +632,7 @@ class TimerQueue {
   }
   std::vector<std::uint32_t> free_;
   detail::TimingWheel wheel_;
+  const Entry* top_ = nullptr;  // the earliest live entry, while the wheel is unchanged (see `peek`)
   std::vector<IndexEntry> index_;
   std::size_t named_ = 0;
   std::size_t stale_ = 0;

@@ -46,6 +46,7 @@
 #include <cstddef>    // std::size_t, std::ptrdiff_t
 #include <cstdint>    // std::int64_t, std::uint64_t
 #include <limits>     // std::numeric_limits
+#include <utility>    // std::swap
 #include <vector>     // std::vector
 
 namespace nautilus::detail {
@@ -113,7 +114,8 @@ class TimingWheel {
         near_end_ = end;
         near_.swap(entries);  // the slot keeps the heap's spare storage
         clear_bit(level, slot);
-        std::make_heap(near_.begin(), near_.end(), later);
+        static_assert(near_batch <= 2, "a larger batch needs std::make_heap here");
+        if (near_.size() == 2 && later(near_[0], near_[1])) std::swap(near_[0], near_[1]);  // a heap
         return near_.front().deadline <= limit ? &near_.front() : nullptr;
       }
       cascade(level, slot, start);
