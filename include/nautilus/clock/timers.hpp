@@ -115,10 +115,11 @@ struct ClockReading {
 //   (detail/timing_wheel.hpp) of 16-byte entries (deadline, creation order): O(1) amortised per
 //   set and fire, exact order, ties in creation order. It replaced a 4-ary heap whose lower levels
 //   missed the cache at 10^5 to 10^6 timers;
-// - a slab of 32-byte timer records, indexed by slot, holding only what every timer needs to be
-//   ordered and fired; names (32 bytes) and period rules (32 bytes) live in side arrays indexed
-//   by the same slot, created only once a named or periodic timer is set (see `Period`), and
-//   callbacks in fixed chunks: all touched once per fire, and all prefetched together;
+// - a slab of timer records, indexed by slot, each a 32-byte record of what every timer needs to
+//   be ordered and fired beside its callback, in one 64-byte line (with libstdc++'s 32-byte
+//   std::function); names (32 bytes) and period rules (32 bytes) live in side arrays indexed by the
+//   same slot, created only once a named or periodic timer is set (see `Period`): all touched once
+//   per fire, and all prefetched together;
 // - an open-addressing name index (linear probing, backward-shift deletion, 8-byte entries with a
 //   32-bit hash tag), so a name costs one probe sequence and no allocation per timer;
 // - callbacks in stable storage, invoked in place: a callback may cancel or replace its own
@@ -214,8 +215,8 @@ class TimerQueue {
   // Cancels every pending timer; returns how many there were.
   std::size_t cancel_timers() {
     const std::size_t count = pending_;
-    for (std::uint32_t slot = 0; slot < nodes_.size(); ++slot) {
-      if (nodes_[slot].seq != 0) retire(slot);
+    for (std::uint32_t slot = 0; slot < slot_count_; ++slot) {
+      if (node_at(slot).seq != 0) retire(slot);
     }
     wheel_.clear();
     top_ = nullptr;
@@ -227,13 +228,13 @@ class TimerQueue {
   [[nodiscard]] std::optional<unix_nanos> next_time(std::string_view name) const {
     const std::uint32_t slot = find(name, hash_of(name));
     if (slot == no_slot) return std::nullopt;
-    return realtime_of(nodes_[slot]);
+    return realtime_of(node_at(slot));
   }
 
   // The realtime of the next tick of the timer `handle` refers to, or none if it is stale.
   [[nodiscard]] std::optional<unix_nanos> next_time(TimerHandle handle) const {
     if (!is_current(handle)) return std::nullopt;
-    return realtime_of(nodes_[handle.slot_]);
+    return realtime_of(node_at(handle.slot_));
   }
 
   // The earliest pending deadline on the monotonic line, or none.
@@ -246,8 +247,8 @@ class TimerQueue {
   // The names of the pending timers, sorted (so the answer does not depend on hashing).
   [[nodiscard]] std::vector<std::string> timer_names() const {
     std::vector<std::string> out;
-    for (std::uint32_t slot = 0; slot < nodes_.size(); ++slot) {
-      if (nodes_[slot].seq != 0 && nodes_[slot].named) out.push_back(names_[slot]);
+    for (std::uint32_t slot = 0; slot < slot_count_; ++slot) {
+      if (node_at(slot).seq != 0 && node_at(slot).named) out.push_back(names_[slot]);
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -278,7 +279,7 @@ class TimerQueue {
       if (top == nullptr) return std::nullopt;
       order = top->order;
       slot = slot_of(*top);
-      Node& node = nodes_[slot];
+      Node& node = node_at(slot);
       if (!node.periodic) break;
       Period& period = periods_[slot];
       if (period.policy == MissedTicks::burst) break;
@@ -297,12 +298,11 @@ class TimerQueue {
       // The next fire's records are most likely cold at 10^5+ timers: fetch them while this one is
       // delivered. Every address follows from the slot alone, so the loads overlap.
       const std::uint32_t next_slot = slot_of(*after);
-      NAUTILUS_CLOCK_PREFETCH(&nodes_[next_slot]);
-      NAUTILUS_CLOCK_PREFETCH(&callback_slot(next_slot));
+      NAUTILUS_CLOCK_PREFETCH(&record(next_slot));
       if (next_slot < names_.size()) NAUTILUS_CLOCK_PREFETCH(&names_[next_slot]);
       if (next_slot < periods_.size()) NAUTILUS_CLOCK_PREFETCH(&periods_[next_slot]);
     }
-    Node& node = nodes_[slot];
+    Node& node = node_at(slot);
     const std::int64_t fire_at = node.deadline;
     std::uint64_t missed = 0;
     std::int64_t next = max_ns;
@@ -351,7 +351,7 @@ class TimerQueue {
     if (it == in_flight_.end()) return;
     *it = in_flight_.back();
     in_flight_.pop_back();
-    const Node& node = nodes_[due.slot];
+    const Node& node = node_at(due.slot);
     if (node.seq == 0 && !node.recycled && !delivering(due.slot)) recycle(due.slot);
   }
 
@@ -359,12 +359,11 @@ class TimerQueue {
   // excluding what callbacks capture on the heap.
   [[nodiscard]] std::size_t bytes_per_timer() const noexcept {
     if (pending_ == 0) return 0;
-    const std::size_t bytes = nodes_.capacity() * sizeof(Node) + wheel_.bytes() +
+    const std::size_t bytes = chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() +
                               names_.capacity() * sizeof(std::string) + periods_.capacity() * sizeof(Period) +
                               free_.capacity() *
                                   sizeof(std::uint32_t) +
-                              index_.capacity() * sizeof(IndexEntry) +
-                              callback_chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(TimerCallback);
+                              index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
   }
 
@@ -422,7 +421,7 @@ class TimerQueue {
 
 
   [[nodiscard]] bool is_current(TimerHandle h) const noexcept {
-    return h.seq_ != 0 && h.slot_ < nodes_.size() && nodes_[h.slot_].seq == h.seq_;
+    return h.seq_ != 0 && h.slot_ < slot_count_ && node_at(h.slot_).seq == h.seq_;
   }
 
   // ---- the name index ----
@@ -449,7 +448,7 @@ class TimerQueue {
 
   void index_erase(std::uint32_t slot) {
     const std::size_t mask = index_.size() - 1;
-    std::size_t i = nodes_[slot].tag & mask;
+    std::size_t i = node_at(slot).tag & mask;
     while (index_[i].slot_plus_one != slot + 1) i = (i + 1) & mask;
     // Backward-shift deletion: move later members of the probe run into the hole, so lookups
     // never need tombstones.
@@ -489,7 +488,7 @@ class TimerQueue {
     const std::uint32_t slot = find(name, hash);
     if (slot != no_slot) {
       throw clock_error(std::string(operation) + ": a timer named '" + name + "' is already pending (next at " +
-                        format_iso8601(realtime_of(nodes_[slot])) +
+                        format_iso8601(realtime_of(node_at(slot))) +
                         "); cancel it first or pick another name");
     }
     return hash;
@@ -526,20 +525,17 @@ class TimerQueue {
       slot = free_.back();
       free_.pop_back();
     } else {
-      if (nodes_.size() > slot_mask) {
+      if (slot_count_ > slot_mask) {
         throw clock_error("TimerQueue: more than " + std::to_string(slot_mask) + " timers pending at once");
       }
-      slot = static_cast<std::uint32_t>(nodes_.size());
-      nodes_.emplace_back();
-      if ((slot >> chunk_bits) == callback_chunks_.size()) {
-        callback_chunks_.push_back(std::make_unique<TimerCallback[]>(std::size_t{1} << chunk_bits));
-      }
+      slot = slot_count_++;
+      if ((slot >> chunk_bits) == chunks_.size()) chunks_.push_back(std::make_unique<Record[]>(std::size_t{1} << chunk_bits));
     }
     // The side arrays grow with the slots once they exist (geometrically: resize to the slab's size).
-    if (interval != 0 && slot >= periods_.size()) periods_.resize(nodes_.size());
-    if (name != nullptr && slot >= names_.size()) names_.resize(nodes_.size());
+    if (interval != 0 && slot >= periods_.size()) periods_.resize(slot_count_);
+    if (name != nullptr && slot >= names_.size()) names_.resize(slot_count_);
     if (slot < periods_.size()) periods_[slot] = Period{interval, stop, 0, policy};
-    Node& node = nodes_[slot];
+    Node& node = node_at(slot);
     node = Node{deadline, realtime_offset, next_seq_++, tag_of(hash), interval != 0, name != nullptr, false};
     callback_slot(slot).swap(callback);  // the slot's callback is empty: a swap is the cheapest move
     if (name != nullptr) {
@@ -558,7 +554,7 @@ class TimerQueue {
   // The timer stops being pending: its name is free and its handle stale at once. Its slot and
   // callback are recycled now, or after its callback returns if it is running.
   void retire(std::uint32_t slot) {
-    Node& node = nodes_[slot];
+    Node& node = node_at(slot);
     if (node.named) {
       index_erase(slot);
       names_[slot].clear();
@@ -572,7 +568,7 @@ class TimerQueue {
 
   void recycle(std::uint32_t slot) {
     callback_slot(slot) = nullptr;
-    nodes_[slot].recycled = true;
+    node_at(slot).recycled = true;
     free_.push_back(slot);
   }
 
@@ -590,7 +586,7 @@ class TimerQueue {
 
   // ---- the queue ----
 
-  [[nodiscard]] bool is_stale(const Entry& e) const noexcept { return nodes_[slot_of(e)].seq != seq_of(e); }
+  [[nodiscard]] bool is_stale(const Entry& e) const noexcept { return node_at(slot_of(e)).seq != seq_of(e); }
 
   // The earliest live entry due at or before `limit`, dropping stale ones on the way. The answer is
   // kept until the wheel changes: a clock asks for the next deadline, then for what is due there,
@@ -617,19 +613,26 @@ class TimerQueue {
     top_ = nullptr;
   }
 
-  std::vector<Node> nodes_;
+  // A timer's record and its callback share one 64-byte line (with libstdc++'s 32-byte
+  // std::function): one miss per fire, not two, at 10^5+ timers. Fixed-size chunks, so neither moves
+  // as the storage grows: a running callback stays put while it sets timers (a std::deque has the
+  // same property, but indexing it costs a division and shows up in profiles).
+  struct alignas(sizeof(Node) + sizeof(TimerCallback) == 64 ? 64 : alignof(TimerCallback)) Record {
+    Node node;
+    TimerCallback callback;
+  };
+  static constexpr unsigned chunk_bits = 8;
+  std::vector<std::unique_ptr<Record[]>> chunks_;
+  std::uint32_t slot_count_ = 0;  // slots created, pending or free
+  [[nodiscard]] Record& record(std::uint32_t slot) const noexcept {
+    return chunks_[slot >> chunk_bits][slot & ((1U << chunk_bits) - 1)];
+  }
+  [[nodiscard]] Node& node_at(std::uint32_t slot) const noexcept { return record(slot).node; }
+  [[nodiscard]] TimerCallback& callback_slot(std::uint32_t slot) const noexcept { return record(slot).callback; }
   std::vector<std::string> names_;
   std::vector<Period> periods_;
   // Slots whose callback is being delivered (between pop_due and finish): they stay put.
   std::vector<std::uint32_t> in_flight_;
-  // Fixed-size chunks: a callback never moves as the storage grows, so a running callback stays
-  // put while it sets timers (a std::deque has the same property, but indexing it costs a
-  // division and shows up in profiles).
-  static constexpr unsigned chunk_bits = 8;
-  std::vector<std::unique_ptr<TimerCallback[]>> callback_chunks_;
-  [[nodiscard]] TimerCallback& callback_slot(std::uint32_t slot) const noexcept {
-    return callback_chunks_[slot >> chunk_bits][slot & ((1U << chunk_bits) - 1)];
-  }
   std::vector<std::uint32_t> free_;
   detail::TimingWheel wheel_;
   const Entry* top_ = nullptr;  // the earliest live entry, while the wheel is unchanged (see `peek`)
