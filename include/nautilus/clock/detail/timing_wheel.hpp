@@ -38,6 +38,15 @@
 //
 // The cursor never passes the earliest entry. A key below it (a deadline already in the past when
 // set) also goes to the near heap, which precedes the wheel.
+//
+// Memory. A slot's storage is reused when the slot empties, but not without bound: the cursor
+// visits every slot of a level in turn, so a wheel that kept each slot's largest size would hold,
+// after a long run, 64 times the busiest slot of each level (measured: 10^6 timers in the hold model
+// grew from 188 to 701 bytes per timer over 63 million fires). So an emptied slot's storage (unless
+// small) goes to a list of spares, which the next slot to fill takes: storage circulates between the
+// few slots in use, and a steady state allocates nothing. The wheel counts its storage, and gives
+// an emptied slot's back to the allocator while the total exceeds twice its entries plus
+// `kept_floor`.
 #pragma once
 
 #include <algorithm>  // std::sort, std::push_heap, std::pop_heap
@@ -46,6 +55,7 @@
 #include <cstddef>    // std::size_t, std::ptrdiff_t
 #include <cstdint>    // std::int64_t, std::uint64_t
 #include <limits>     // std::numeric_limits
+#include <new>        // std::bad_alloc
 #include <utility>    // std::swap
 #include <vector>     // std::vector
 
@@ -75,7 +85,7 @@ class TimingWheel {
     }
     ++size_;
     if (key < near_end_) {
-      near_.push_back(e);
+      append(near_, e);
       std::push_heap(near_.begin(), near_.end(), later);
       // Many keys behind the cursor (timers loaded in no particular order, say) would turn the
       // wheel into a heap: once they are half of all entries, restart the wheel from the earliest
@@ -113,6 +123,7 @@ class TimingWheel {
         cursor_ = start;
         near_end_ = end;
         near_.swap(entries);  // the slot keeps the heap's spare storage
+        recycle(entries);
         clear_bit(level, slot);
         static_assert(near_batch <= 2, "a larger batch needs std::make_heap here");
         if (near_.size() == 2 && later(near_[0], near_[1])) std::swap(near_[0], near_[1]);  // a heap
@@ -150,6 +161,7 @@ class TimingWheel {
     std::vector<WheelEntry>& entries = slots_[0][current_];
     if (++front_ == entries.size()) {
       entries.clear();
+      recycle(entries);
       clear_bit(0, current_);
       current_ = none;
       front_ = 0;
@@ -159,15 +171,18 @@ class TimingWheel {
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
   void clear() {
+    size_ = 0;
     for (auto& level : slots_) {
-      for (auto& entries : level) entries.clear();
+      for (auto& entries : level) {
+        entries.clear();
+        recycle(entries);
+      }
     }
     occupied_.fill(0);
     levels_ = 0;
     near_.clear();
     current_ = none;
     front_ = 0;
-    size_ = 0;
   }
 
   // Drops every entry for which `stale(entry)` holds; returns how many. O(size).
@@ -191,6 +206,7 @@ class TimingWheel {
         entries.resize(kept);
         if (level == 0 && slot == current_) front_ = 0;
         if (entries.empty()) {
+          recycle(entries);
           clear_bit(level, slot);
           if (level == 0 && slot == current_) current_ = none;
         }
@@ -210,18 +226,22 @@ class TimingWheel {
     return removed;
   }
 
+  // Entries' worth of storage the wheel holds (a measure of `bytes`).
+  [[nodiscard]] std::size_t capacity() const noexcept { return capacity_ + scratch_.capacity(); }
+
   // Bytes held by the entries' storage (capacities), for memory accounting.
   [[nodiscard]] std::size_t bytes() const noexcept {
-    std::size_t total = sizeof(*this) + (near_.capacity() + scratch_.capacity()) * sizeof(WheelEntry);
-    for (const auto& level : slots_) {
-      for (const auto& entries : level) total += entries.capacity() * sizeof(WheelEntry);
-    }
-    return total;
+    return sizeof(*this) + capacity() * sizeof(WheelEntry) + spare_.capacity() * sizeof(spare_.front());
   }
 
  private:
   static constexpr unsigned levels = 11;  // 6 bits each: 66 >= 64
   static constexpr unsigned none = 64;
+  // Storage always kept, in entries (1 MiB): a wheel of up to some 10^4 timers never gives storage
+  // back (the hold model at 10^3 timers settles at about 32,000 entries of storage).
+  static constexpr std::size_t kept_floor = 65536;
+  // Storage a slot always keeps, in entries (4 KiB): at most 2.8 MiB over all 704 slots.
+  static constexpr std::size_t kept_per_slot = 256;
 
   // An order-preserving map from int64 to uint64: flip the sign bit.
   static std::uint64_t key_of(std::int64_t deadline) noexcept {
@@ -245,7 +265,12 @@ class TimingWheel {
     const std::uint64_t diff = key ^ cursor_;
     const unsigned level = diff == 0 ? 0 : static_cast<unsigned>(63 - std::countl_zero(diff)) / 6;
     const auto slot = static_cast<unsigned>((key >> (6 * level)) & 63U);
-    slots_[level][slot].push_back(e);
+    std::vector<WheelEntry>& entries = slots_[level][slot];
+    if (entries.capacity() == 0 && !spare_.empty()) {  // a slot's first entry: reuse spare storage
+      entries.swap(spare_.back());
+      spare_.pop_back();
+    }
+    append(entries, e);
     occupied_[level] |= std::uint64_t{1} << slot;
     levels_ |= 1U << level;
   }
@@ -266,6 +291,7 @@ class TimingWheel {
         const std::size_t first = level == 0 && slot == current_ ? front_ : 0;
         all.insert(all.end(), entries.begin() + static_cast<std::ptrdiff_t>(first), entries.end());
         entries.clear();
+        recycle(entries);
       }
     }
     all.insert(all.end(), near_.begin(), near_.end());
@@ -289,9 +315,40 @@ class TimingWheel {
     for (const WheelEntry& e : scratch_) place(e);
     scratch_.clear();
     scratch_.swap(slots_[level][slot]);  // an empty vector with capacity goes back
+    recycle(slots_[level][slot]);
   }
 
-  std::array<std::array<std::vector<WheelEntry>, 64>, levels> slots_{};
+  // Every append to the wheel's storage goes through here, so that `capacity_` follows growth.
+  void append(std::vector<WheelEntry>& entries, WheelEntry e) {
+    if (entries.size() < entries.capacity()) [[likely]] {
+      entries.push_back(e);
+      return;
+    }
+    const std::size_t before = entries.capacity();
+    entries.push_back(e);
+    capacity_ += entries.capacity() - before;
+  }
+
+  // Takes the storage of an emptied slot, unless it is small (`kept_per_slot`: the busy slots near
+  // the cursor keep theirs). It goes to the spares, which the next slot to fill takes, or back to
+  // the allocator while the wheel holds more than twice its entries plus `kept_floor`. So a steady
+  // state allocates nothing (storage circulates between slots), and memory follows the entries.
+  void recycle(std::vector<WheelEntry>& emptied) noexcept {
+    if (emptied.capacity() <= kept_per_slot) return;
+    if (capacity_ <= 2 * size_ + kept_floor) {
+      try {
+        spare_.push_back(std::move(emptied));  // strong guarantee: on failure `emptied` is intact
+        emptied = std::vector<WheelEntry>();
+        return;
+      } catch (const std::bad_alloc&) {
+        // no room to keep it: give it back below
+      }
+    }
+    capacity_ -= emptied.capacity();
+    std::vector<WheelEntry>().swap(emptied);
+  }
+
+  // The scalars a push or a pop reads first, then the slots (16.5 KiB).
   std::array<std::uint64_t, levels> occupied_{};
   std::uint32_t levels_ = 0;          // bit L: level L has an occupied slot
   std::uint64_t cursor_ = 0;          // key of the wheel's position (<= every entry in the wheel)
@@ -299,8 +356,11 @@ class TimingWheel {
   unsigned current_ = none;           // the level-0 slot being consumed (sorted), or none
   std::size_t front_ = 0;             // its next entry
   std::size_t size_ = 0;
+  std::size_t capacity_ = 0;           // entries' worth of storage in the slots and the near heap
+  std::vector<std::vector<WheelEntry>> spare_;  // emptied slots' storage (see `recycle`)
   std::vector<WheelEntry> near_;      // min-heap (by `later`) of the keys below near_end_
   std::vector<WheelEntry> scratch_;
+  std::array<std::array<std::vector<WheelEntry>, 64>, levels> slots_{};
 };
 
 }  // namespace nautilus::detail
