@@ -24,6 +24,8 @@
 //                    process RSS (page-granular, and keeps pages freed by earlier benchmarks), and not a
 //                    counting operator new, which would miss Asio's per-wait operations (they come from
 //                    std::aligned_alloc). Includes the vectors' growth slack, as a real program pays it.
+//   bytes_per_timer_after  the same, measured after the timed loop (the steady state; the model is kept
+//                    across Google Benchmark's calls, so this grows with the run if the queue's does).
 //   allocs_per_fire  calls of the global operator new in the timed region, over the events fired,
 //                    counted by the replacement below (a thread-local increment). Asio's operations
 //                    bypass it (std::aligned_alloc), but Asio recycles them per thread anyway.
@@ -181,6 +183,8 @@ class Model {
   Model& operator=(const Model&) = delete;
   virtual ~Model() = default;
   double bytes_per_timer = 0;
+  std::size_t heap_before = 0;  // heap bytes in use before it was built
+  std::size_t timers = 0;
 };
 
 // The one model alive, and the benchmark it belongs to.
@@ -206,6 +210,8 @@ template <class M, class... Args>
     const std::size_t before = heap_bytes_in_use();
     auto model = std::make_unique<M>(args...);
     const std::size_t after = heap_bytes_in_use();
+    model->heap_before = before;
+    model->timers = timers;
     model->bytes_per_timer =
         after > before ? static_cast<double>(after - before) / static_cast<double>(timers) : 0.0;
     slot.model = std::move(model);
@@ -979,6 +985,11 @@ void report(benchmark::State& state, const Model& model, std::uint64_t fires,
   if (fires == 0) fail("a benchmark fired nothing");
   state.SetItemsProcessed(static_cast<std::int64_t>(fires));
   state.counters["bytes_per_timer"] = model.bytes_per_timer;
+  // The same after the run: what the model holds in its steady state (a structure whose storage
+  // grows with run length shows it here).
+  const std::size_t now = heap_bytes_in_use();
+  state.counters["bytes_per_timer_after"] =
+      now > model.heap_before ? static_cast<double>(now - model.heap_before) / static_cast<double>(model.timers) : 0.0;
   state.counters["allocs_per_fire"] = static_cast<double>(allocations) / static_cast<double>(fires);
 }
 
