@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 #include <utility>
+#include <vector>
 
 using nautilus::detail::TimingWheel;
 using nautilus::detail::WheelEntry;
@@ -182,4 +183,31 @@ TEST_CASE("TimingWheel's storage stays within twice its entries over a long run"
   // given back when a slot empties, so the bound holds at those moments and drifts little between.
   // (Keeping every slot's storage ends near 600,000.)
   CHECK(most <= 3 * entries + 65'536);
+}
+
+TEST_CASE("TimingWheel hands a cascaded level-1 slot's entries to on_batch: the next to leave") {
+  TimingWheel wheel;
+  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  wheel.push({0, 1});
+  // Three deadlines within one 64 ns level-1 slot (1024..1087), one later (a different slot).
+  wheel.push({1030, 2});
+  wheel.push({1080, 3});
+  wheel.push({1031, 4});
+  wheel.push({5000, 5});
+  REQUIRE(wheel.top(max)->order == 1);
+  wheel.pop();
+  std::vector<std::uint64_t> batch;
+  const auto collect = [&](const WheelEntry* first, std::size_t count) {
+    for (std::size_t i = 0; i < count; ++i) batch.push_back(first[i].order);
+  };
+  std::vector<std::uint64_t> popped;
+  while (popped.size() < 3) {
+    const WheelEntry* top = wheel.top(max, collect);
+    REQUIRE(top != nullptr);
+    popped.push_back(top->order);
+    wheel.pop();
+  }
+  CHECK(popped == std::vector<std::uint64_t>{2, 4, 3});
+  std::sort(batch.begin(), batch.end());
+  CHECK(batch == std::vector<std::uint64_t>{2, 3, 4});
 }

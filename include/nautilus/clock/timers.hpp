@@ -594,7 +594,11 @@ class TimerQueue {
   [[nodiscard]] const Entry* peek(std::int64_t limit) {
     if (top_ != nullptr) return top_->deadline <= limit ? top_ : nullptr;
     for (;;) {
-      const Entry* top = wheel_.top(limit);
+      const Entry* top = wheel_.top(limit, [this](const Entry* first, std::size_t count) {
+        // These fire next: fetch their records together, so that their misses overlap. Only the
+        // records: measured at 10^5 timers, prefetching names and periods too lost what this won.
+        for (std::size_t i = 0; i < count; ++i) NAUTILUS_CLOCK_PREFETCH(&record(slot_of(first[i])));
+      });
       if (top == nullptr) return nullptr;
       if (stale_ == 0 || !is_stale(*top)) return top_ = top;
       wheel_.pop();

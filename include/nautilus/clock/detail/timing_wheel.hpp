@@ -74,6 +74,8 @@ class TimingWheel {
   // and 10^6 unchanged; 3 and above lose to the heap's mispredicted branches (8: 29 ns at 10^3,
   // 48 instead of 31 at 10^5).
   static constexpr std::size_t near_batch = 2;
+  // The largest batch handed to `top`'s `on_batch`.
+  static constexpr std::size_t prefetch_batch = 16;
 
   // Adds an entry.
   void push(WheelEntry e) {
@@ -96,9 +98,19 @@ class TimingWheel {
     place(e);
   }
 
+  // `top`'s default: no batch callback.
+  struct NoBatch {
+    void operator()(const WheelEntry*, std::size_t) const noexcept {}
+  };
+
   // The earliest entry if its deadline is at or before `limit`, else null. Cascades only slots that
-  // start at or before `limit`, so the cursor never passes `limit` (nor the earliest entry).
-  [[nodiscard]] const WheelEntry* top(std::int64_t limit) {
+  // start at or before `limit`, so the cursor never passes `limit` (nor the earliest entry). When a
+  // level-1 slot of at most `prefetch_batch` entries is cascaded (its entries
+  // then leave next, one level-0 slot each), calls `on_batch(first, count)` with them, so that the
+  // caller can prefetch what they refer to together. Measured in the hold model: per fire, 10^5
+  // timers 101 -> 81 ns, 10^6 195 -> 156; larger batches, or batches from other levels, lose.
+  template <class OnBatch = NoBatch>
+  [[nodiscard]] const WheelEntry* top(std::int64_t limit, OnBatch&& on_batch = {}) {
     if (!near_.empty()) return near_.front().deadline <= limit ? &near_.front() : nullptr;
     const std::uint64_t bound = key_of(limit);
     while (levels_ != 0) {
@@ -129,6 +141,7 @@ class TimingWheel {
         if (near_.size() == 2 && later(near_[0], near_[1])) std::swap(near_[0], near_[1]);  // a heap
         return near_.front().deadline <= limit ? &near_.front() : nullptr;
       }
+      if (level == 1 && entries.size() <= prefetch_batch) on_batch(entries.data(), entries.size());
       cascade(level, slot, start);
     }
     return nullptr;
