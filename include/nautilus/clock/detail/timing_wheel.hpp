@@ -150,17 +150,23 @@ class TimingWheel {
   // A likely next entry after the one `top` returned, without moving anything; null if none is at
   // hand. For prefetching what the next fire will touch: the near heap's next candidate, or the
   // level-0 slot being consumed and the next occupied one (not sorted yet, so ties may come in
-  // another order). Call only right after a non-null `top`.
+  // another order), or else the first entry of the wheel's earliest slot (exact when that slot
+  // holds one entry, as the slots far from the cursor often do). Call only right after a non-null
+  // `top`.
   [[nodiscard]] const WheelEntry* peek_after_top() const noexcept {
+    std::uint32_t nonempty = levels_;
     if (!near_.empty()) {
-      if (near_.size() == 1) return nullptr;
-      return near_.size() == 2 || !later(near_[1], near_[2]) ? &near_[1] : &near_[2];
+      if (near_.size() > 1) return near_.size() == 2 || !later(near_[1], near_[2]) ? &near_[1] : &near_[2];
+    } else {
+      const std::vector<WheelEntry>& entries = slots_[0][current_];
+      if (front_ + 1 < entries.size()) return &entries[front_ + 1];
+      const std::uint64_t later_slots = current_ + 1 < 64 ? occupied_[0] >> (current_ + 1) << (current_ + 1) : 0;
+      if (later_slots != 0) return &slots_[0][static_cast<unsigned>(std::countr_zero(later_slots))][0];
+      nonempty &= ~1U;  // level 0 holds only the slot being consumed
     }
-    const std::vector<WheelEntry>& entries = slots_[0][current_];
-    if (front_ + 1 < entries.size()) return &entries[front_ + 1];
-    const std::uint64_t later_slots = current_ + 1 < 64 ? occupied_[0] >> (current_ + 1) << (current_ + 1) : 0;
-    if (later_slots == 0) return nullptr;
-    return &slots_[0][static_cast<unsigned>(std::countr_zero(later_slots))][0];
+    if (nonempty == 0) return nullptr;
+    const auto level = static_cast<unsigned>(std::countr_zero(nonempty));
+    return &slots_[level][static_cast<unsigned>(std::countr_zero(occupied_[level]))][0];
   }
 
   // Removes the entry `top` returned. Call only right after a non-null `top`.
