@@ -252,6 +252,29 @@ TEST_CASE("TestClock::advance_to_next: a tick already late, a stepped realtime, 
   CHECK(clock.timer_count() == 1);  // "next" is still pending
 }
 
+TEST_CASE("TestClock::next_deadline follows every change made after it was asked") {
+  // The engine keeps the earliest entry between queries; each change must be seen.
+  TestClock clock{t0};
+  Log log;
+  const auto a = clock.set_time_alert("a", t0 + 2s, log.callback());
+  clock.set_time_alert("b", t0 + 3s, log.callback());
+  CHECK(clock.next_deadline() == t0 + 2s);
+  clock.set_time_alert("c", t0 + 1s, log.callback());  // earlier than the one found
+  CHECK(clock.next_deadline() == t0 + 1s);
+  CHECK(clock.cancel_timer("c"));                      // the one found, cancelled by name
+  CHECK(clock.next_deadline() == t0 + 2s);
+  CHECK(clock.cancel_timer(a));                        // and by handle
+  CHECK(clock.next_deadline() == t0 + 3s);
+  CHECK(clock.advance_to_next() == t0 + 3s);
+  REQUIRE(log.events.size() == 1);
+  CHECK(log.events[0].name == "b");
+  clock.set_time_alert("d", t0 + 4s, log.callback());
+  CHECK(clock.next_deadline() == t0 + 4s);
+  CHECK(clock.cancel_timers() == 1);
+  CHECK_FALSE(clock.next_deadline());
+  CHECK_FALSE(clock.advance_to_next());
+}
+
 TEST_CASE("TestClock::advance_time_collect returns the due events sorted and runs no callback") {
   TestClock clock{t0};
   int callbacks = 0;
