@@ -13,8 +13,9 @@
 // bends the slope of the next segment so that the error is gone one interval later, which follows
 // NTP's slewing of the system clock. The conversion is a continuous, increasing piecewise-linear
 // function of the counter, so a thread's readings never decrease, also across resyncs:
-//   - a new segment starts a little in the future (`lead`), so a reader still holding the old
-//     parameters computes exactly what the new ones would;
+//   - a new segment starts a little in the future (`lead`) of a counter read taken once readers
+//     are held off, so a reader still holding the old parameters computes exactly what the new
+//     ones would, however long the resync took before it published;
 //   - an error larger than `step_threshold` in the forward direction (a suspend, an NTP step
 //     forward) is stepped at once, forward;
 //   - an error in the backward direction (an NTP step back) is never stepped: the clock runs slower
@@ -315,9 +316,13 @@ class BasicTscClock {
     report.error = std::chrono::nanoseconds{s.realtime_ns - current_.at(s.counter)};
     ns_per_tick_ = rate;
 
-    // The next segment starts `lead` ahead, where the current one gives `start_ns`.
+    // The next segment starts `lead` ahead of a counter read taken once readers are held off, so
+    // that no reader can have read past its start with the old parameters: a resync thread
+    // preempted between its sample and its publication (or slowed down, as under emulation)
+    // cannot make a reading go back.
     const auto lead_ticks = static_cast<std::uint64_t>(static_cast<double>(lead.count()) / rate) + 1;
-    const std::uint64_t start = counter_.read() + lead_ticks;
+    begin_publish();
+    const std::uint64_t start = counter_.read_ordered() + lead_ticks;
     const std::int64_t start_ns = current_.at(start);
     // Integer nanoseconds: a double holds a 2023 timestamp only to 256 ns.
     const std::int64_t reference_at_start =
@@ -336,7 +341,7 @@ class BasicTscClock {
                                       rate * (1 - options_.max_slew), rate * (1 + options_.max_slew));
       next.mult = detail::mult_of(slope);
     }
-    publish(current_, next);
+    end_publish(current_, next);
     resyncs_.fetch_add(1, std::memory_order_relaxed);
     return report;
   }
@@ -411,16 +416,29 @@ class BasicTscClock {
     }
   }
 
-  void publish(const detail::Segment& previous, const detail::Segment& next) noexcept {
+  // A publication: readers retry from `begin_publish` until `end_publish`. A reader that completes
+  // with the old parameters saw the even sequence, so it read its counter before the odd one became
+  // visible: at most a store buffer's drain (nanoseconds, far below `lead`) after `resync` reads
+  // the counter that places the next segment. (No fence: TSan does not model them.)
+  void begin_publish() noexcept {
     const std::uint64_t seq = published_.seq.load(std::memory_order_relaxed);
     published_.seq.store(seq + 1, std::memory_order_relaxed);
+  }
+
+  void publish(const detail::Segment& previous, const detail::Segment& next) noexcept {
+    begin_publish();
+    end_publish(previous, next);
+  }
+
+  void end_publish(const detail::Segment& previous, const detail::Segment& next) noexcept {
+    const std::uint64_t seq = published_.seq.load(std::memory_order_relaxed);  // odd
     published_.prev_counter.store(previous.base_counter, std::memory_order_release);
     published_.prev_ns.store(previous.base_ns, std::memory_order_release);
     published_.prev_mult.store(previous.mult, std::memory_order_release);
     published_.counter.store(next.base_counter, std::memory_order_release);
     published_.ns.store(next.base_ns, std::memory_order_release);
     published_.mult.store(next.mult, std::memory_order_release);
-    published_.seq.store(seq + 2, std::memory_order_release);
+    published_.seq.store(seq + 1, std::memory_order_release);
     current_ = next;
   }
 
