@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
@@ -52,16 +53,31 @@ struct SimulatedHost {
   }
   [[nodiscard]] std::int64_t realtime() const { return realtime_offset_ns.load() + monotonic(); }
   void advance(std::chrono::nanoseconds d) { true_ns += d.count(); }
+
+  // Called after each plain (unordered) counter read, from the reading thread, unless already
+  // inside it: a test stalls the clock's resync there and reads the clock meanwhile. Single-threaded
+  // tests only.
+  std::function<void()> after_read;
+  bool in_after_read = false;
 };
 
 struct SimulatedCounter {
   SimulatedHost* host = nullptr;
   static nautilus::CounterSource detect(std::string&) noexcept { return nautilus::CounterSource::simulated; }
   [[nodiscard]] std::uint64_t read() const noexcept {
+    const std::uint64_t value = tick();
+    if (host->after_read && !host->in_after_read) {
+      host->in_after_read = true;
+      host->after_read();
+      host->in_after_read = false;
+    }
+    return value;
+  }
+  [[nodiscard]] std::uint64_t read_ordered() const noexcept { return tick(); }
+  [[nodiscard]] std::uint64_t tick() const noexcept {
     const std::int64_t t = host->true_ns.fetch_add(host->ns_per_read) + host->ns_per_read;
     return static_cast<std::uint64_t>(t * SimulatedHost::ticks_per_ns);
   }
-  [[nodiscard]] std::uint64_t read_ordered() const noexcept { return read(); }
   [[nodiscard]] std::int64_t realtime_ns() const noexcept { return host->realtime(); }
   [[nodiscard]] std::int64_t monotonic_ns() const noexcept { return host->monotonic(); }
   void wait(std::chrono::nanoseconds d) const noexcept { host->advance(d); }
@@ -258,6 +274,37 @@ TEST_CASE("TscClock on this host: a counter or an explained fallback, close to t
   const std::int64_t steady_elapsed = nautilus::LiveClock::monotonic_now_ns() - steady_before;
   CHECK(decreases == 0);
   CHECK(abs64((last - mono_before) - steady_elapsed) < 100'000 + steady_elapsed / 1000);
+}
+
+TEST_CASE("TscClock never goes back when its resync stalls after reading the counter") {
+  // A resync thread can be preempted (or, under emulation, slowed) anywhere. If it placed the next
+  // segment's start from a counter read taken before readers are held off, a stall longer than
+  // the lead would let a reader pass that start with the old parameters, and then, once the new
+  // segment (bent slower) is published, read an earlier time. Here every plain counter read of
+  // the resync stalls for five leads while the clock is read.
+  SimulatedHost host;
+  SimulatedTscClock clock{manual(), SimulatedCounter{&host}};
+  host.advance(1s);
+  clock.resync();
+  host.advance(1s);
+  host.realtime_offset_ns -= 1'000'000;  // NTP steps the system clock back 1 ms: the slope bends down
+  std::int64_t last = clock.now_ns();
+  int stalls = 0;
+  int decreases = 0;
+  host.after_read = [&] {
+    host.advance(100us);
+    const std::int64_t now = clock.now_ns();
+    if (now < last) ++decreases;
+    last = now;
+    ++stalls;
+  };
+  const auto report = clock.resync();
+  host.after_read = nullptr;
+  CHECK(report.error.count() < -900'000);  // the step was seen, and slewed, not stepped
+  CHECK_FALSE(report.stepped);
+  CHECK(stalls > 0);
+  CHECK(decreases == 0);
+  CHECK(clock.now_ns() >= last);
 }
 
 TEST_CASE("TscClock's background resync runs while readers read, and stops on destruction") {
