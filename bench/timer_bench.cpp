@@ -20,10 +20,11 @@
 //
 // Counters.
 //   bytes_per_timer  heap bytes in use after building the model minus before, over N, read with glibc's
-//                    mallinfo2() (malloc_zone_statistics() on macOS) (uordblks + hblkhd: live blocks with their malloc headers). Not the
-//                    process RSS (page-granular, and keeps pages freed by earlier benchmarks), and not a
-//                    counting operator new, which would miss Asio's per-wait operations (they come from
-//                    std::aligned_alloc). Includes the vectors' growth slack, as a real program pays it.
+//                    mallinfo2() (malloc_zone_statistics() on macOS) (uordblks + hblkhd: live blocks with
+//                    their malloc headers). Not the process RSS (page-granular, and keeps pages freed by
+//                    earlier benchmarks), and not a counting operator new, which would miss Asio's per-wait
+//                    operations (they come from std::aligned_alloc). Includes the vectors' growth slack, as a
+//                    real program pays it.
 //   bytes_per_timer_after  the same, measured after the timed loop (the steady state; the model is kept
 //                    across Google Benchmark's calls, so this grows with the run if the queue's does).
 //   allocs_per_fire  calls of the global operator new in the timed region, over the events fired,
@@ -852,7 +853,6 @@ class CancelScheduler final : public Model {
   std::vector<PriorityQueueScheduler<true>::Handle> handles_;
 };
 
-
 template <CancelBy by>
 class CancelTestClock final : public Model {
  public:
@@ -989,7 +989,9 @@ void report(benchmark::State& state, const Model& model, std::uint64_t fires,
   // grows with run length shows it here).
   const std::size_t now = heap_bytes_in_use();
   state.counters["bytes_per_timer_after"] =
-      now > model.heap_before ? static_cast<double>(now - model.heap_before) / static_cast<double>(model.timers) : 0.0;
+      now > model.heap_before
+          ? static_cast<double>(now - model.heap_before) / static_cast<double>(model.timers)
+          : 0.0;
   state.counters["allocs_per_fire"] = static_cast<double>(allocations) / static_cast<double>(fires);
 }
 

@@ -261,9 +261,9 @@ TEST_CASE("TestClock::next_deadline follows every change made after it was asked
   CHECK(clock.next_deadline() == t0 + 2s);
   clock.set_time_alert("c", t0 + 1s, log.callback());  // earlier than the one found
   CHECK(clock.next_deadline() == t0 + 1s);
-  CHECK(clock.cancel_timer("c"));                      // the one found, cancelled by name
+  CHECK(clock.cancel_timer("c"));  // the one found, cancelled by name
   CHECK(clock.next_deadline() == t0 + 2s);
-  CHECK(clock.cancel_timer(a));                        // and by handle
+  CHECK(clock.cancel_timer(a));  // and by handle
   CHECK(clock.next_deadline() == t0 + 3s);
   CHECK(clock.advance_to_next() == t0 + 3s);
   REQUIRE(log.events.size() == 1);

@@ -143,9 +143,9 @@ TEST_CASE("TimingWheel's near heap takes a lone far slot whole, and later pushes
   wheel.push({far, 2});
   REQUIRE(wheel.top(max)->order == 1);
   wheel.pop();
-  REQUIRE(wheel.top(max)->order == 2);  // the lone slot is now the near heap
-  wheel.push({far, 3});                 // a tie, set later
-  wheel.push({far - 1, 4});             // earlier, inside the span
+  REQUIRE(wheel.top(max)->order == 2);             // the lone slot is now the near heap
+  wheel.push({far, 3});                            // a tie, set later
+  wheel.push({far - 1, 4});                        // earlier, inside the span
   wheel.push({far + (std::int64_t{1} << 36), 5});  // beyond the span: into the wheel
   wheel.push({far + 1, 6});
   for (const std::uint64_t expected : {4U, 2U, 3U, 6U, 5U}) {

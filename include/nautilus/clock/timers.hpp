@@ -359,11 +359,10 @@ class TimerQueue {
   // excluding what callbacks capture on the heap.
   [[nodiscard]] std::size_t bytes_per_timer() const noexcept {
     if (pending_ == 0) return 0;
-    const std::size_t bytes = chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() +
-                              names_.capacity() * sizeof(std::string) + periods_.capacity() * sizeof(Period) +
-                              free_.capacity() *
-                                  sizeof(std::uint32_t) +
-                              index_.capacity() * sizeof(IndexEntry);
+    const std::size_t bytes =
+        chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() +
+        names_.capacity() * sizeof(std::string) + periods_.capacity() * sizeof(Period) +
+        free_.capacity() * sizeof(std::uint32_t) + index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
   }
 
@@ -487,8 +486,8 @@ class TimerQueue {
     const std::size_t hash = hash_of(name);
     const std::uint32_t slot = find(name, hash);
     if (slot != no_slot) {
-      throw clock_error(std::string(operation) + ": a timer named '" + name + "' is already pending (next at " +
-                        format_iso8601(realtime_of(node_at(slot))) +
+      throw clock_error(std::string(operation) + ": a timer named '" + name +
+                        "' is already pending (next at " + format_iso8601(realtime_of(node_at(slot))) +
                         "); cancel it first or pick another name");
     }
     return hash;
@@ -529,7 +528,8 @@ class TimerQueue {
         throw clock_error("TimerQueue: more than " + std::to_string(slot_mask) + " timers pending at once");
       }
       slot = slot_count_++;
-      if ((slot >> chunk_bits) == chunks_.size()) chunks_.push_back(std::make_unique<Record[]>(std::size_t{1} << chunk_bits));
+      if ((slot >> chunk_bits) == chunks_.size())
+        chunks_.push_back(std::make_unique<Record[]>(std::size_t{1} << chunk_bits));
     }
     // The side arrays grow with the slots once they exist (geometrically: resize to the slab's size).
     if (interval != 0 && slot >= periods_.size()) periods_.resize(slot_count_);
@@ -632,7 +632,9 @@ class TimerQueue {
     return chunks_[slot >> chunk_bits][slot & ((1U << chunk_bits) - 1)];
   }
   [[nodiscard]] Node& node_at(std::uint32_t slot) const noexcept { return record(slot).node; }
-  [[nodiscard]] TimerCallback& callback_slot(std::uint32_t slot) const noexcept { return record(slot).callback; }
+  [[nodiscard]] TimerCallback& callback_slot(std::uint32_t slot) const noexcept {
+    return record(slot).callback;
+  }
   std::vector<std::string> names_;
   std::vector<Period> periods_;
   // Slots whose callback is being delivered (between pop_due and finish): they stay put.

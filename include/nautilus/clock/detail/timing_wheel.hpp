@@ -160,7 +160,8 @@ class TimingWheel {
     } else {
       const std::vector<WheelEntry>& entries = slots_[0][current_];
       if (front_ + 1 < entries.size()) return &entries[front_ + 1];
-      const std::uint64_t later_slots = current_ + 1 < 64 ? occupied_[0] >> (current_ + 1) << (current_ + 1) : 0;
+      const std::uint64_t later_slots =
+          current_ + 1 < 64 ? occupied_[0] >> (current_ + 1) << (current_ + 1) : 0;
       if (later_slots != 0) return &slots_[0][static_cast<unsigned>(std::countr_zero(later_slots))][0];
       nonempty &= ~1U;  // level 0 holds only the slot being consumed
     }
@@ -375,9 +376,9 @@ class TimingWheel {
   unsigned current_ = none;           // the level-0 slot being consumed (sorted), or none
   std::size_t front_ = 0;             // its next entry
   std::size_t size_ = 0;
-  std::size_t capacity_ = 0;           // entries' worth of storage in the slots and the near heap
+  std::size_t capacity_ = 0;                    // entries' worth of storage in the slots and the near heap
   std::vector<std::vector<WheelEntry>> spare_;  // emptied slots' storage (see `recycle`)
-  std::vector<WheelEntry> near_;      // min-heap (by `later`) of the keys below near_end_
+  std::vector<WheelEntry> near_;                // min-heap (by `later`) of the keys below near_end_
   std::vector<WheelEntry> scratch_;
   std::array<std::array<std::vector<WheelEntry>, 64>, levels> slots_{};
 };
