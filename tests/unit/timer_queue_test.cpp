@@ -1,4 +1,5 @@
-// TimerQueue on its own: the name index and the slab under churn, checked against a model.
+// TimerQueue on its own: the name index, the name store and the slab under churn, checked against a
+// model.
 #include <nautilus/clock/timers.hpp>
 
 #include <catch2/catch.hpp>
@@ -20,7 +21,9 @@ TEST_CASE("TimerQueue's name index agrees with a model through random sets, canc
   std::mt19937_64 rng{20261125};              // fixed seed: the same churn every run
   std::int64_t now = 0;
   for (int step = 0; step < 20'000; ++step) {
-    const std::string name = "t" + std::to_string(rng() % 500);  // few names: many collisions
+    // Few names: many collisions. Their lengths straddle the 15 bytes kept inline (CompactName).
+    const std::uint64_t id = rng() % 500;
+    const std::string name = std::string(id % 24, 'n') + "t" + std::to_string(id);
     const auto action = rng() % 10;
     if (action < 5) {
       const std::int64_t deadline = now + static_cast<std::int64_t>(rng() % 1000);
@@ -113,4 +116,70 @@ TEST_CASE("TimerQueue keeps a callback alive until its last delivery in progress
   // Finishing a delivery twice is harmless.
   queue.finish(*q);
   CHECK(queue.timer_count() == 0);
+}
+
+TEST_CASE("TimerQueue keeps names of every length whole, and counts long names' bytes") {
+  TimerQueue queue;
+  const std::string inline_name(15, 'a');  // the longest kept inline
+  const std::string long_name = std::string(16, 'b') + "-and-more";
+  const std::string with_nul = std::string("x\0y", 3);
+  for (const std::string& name : {inline_name, long_name, with_nul}) {
+    queue.set_time_alert(name, nautilus::from_unix_ns(10), {}, nautilus::PastDeadline::fire_now, ClockReading{0, 0});
+  }
+  REQUIRE(queue.timer_names() == std::vector<std::string>{inline_name, long_name, with_nul});
+  REQUIRE(queue.has_timer(long_name));
+  REQUIRE_FALSE(queue.has_timer(long_name.substr(0, 16)));  // a prefix is another name
+  REQUIRE(queue.cancel_timer(inline_name));
+  std::vector<std::string> fired;
+  while (auto due = queue.pop_due(ClockReading{10, 10})) {
+    fired.push_back(due->event.name);
+    queue.finish(*due);
+  }
+  // The last tick's event keeps the name although the timer's storage is released.
+  REQUIRE(fired == std::vector<std::string>{long_name, with_nul});
+  REQUIRE(queue.timer_count() == 0);
+  REQUIRE(queue.set_time_alert(inline_name, nautilus::from_unix_ns(20), {}, nautilus::PastDeadline::fire_now,
+                               ClockReading{10, 10})
+              .valid());  // reusable at once
+}
+
+TEST_CASE("TimerQueue's memory count includes a long name's block, until the timer is gone") {
+  // Two queues that differ only in one name's length hold the same storage but for its block.
+  TimerQueue short_named;
+  TimerQueue long_named;
+  const auto set = [](TimerQueue& queue, const std::string& name) {
+    queue.set_time_alert(name, nautilus::from_unix_ns(10), {}, nautilus::PastDeadline::fire_now, ClockReading{0, 0});
+  };
+  set(short_named, "s");
+  set(long_named, std::string(1000, 'L'));
+  REQUIRE(long_named.bytes_per_timer() == short_named.bytes_per_timer() + 1000);
+  REQUIRE(short_named.cancel_timer("s"));
+  REQUIRE(long_named.cancel_timer(std::string(1000, 'L')));
+  set(short_named, "s");
+  set(long_named, "l");
+  REQUIRE(long_named.bytes_per_timer() == short_named.bytes_per_timer());
+}
+
+TEST_CASE("CompactName holds up to 15 bytes inline and longer names on the heap") {
+  using nautilus::detail::CompactName;
+  CompactName name;
+  REQUIRE(name.empty());
+  REQUIRE(name.view().empty());
+  for (const std::size_t size : {std::size_t{1}, std::size_t{15}, std::size_t{16}, std::size_t{1000}}) {
+    CAPTURE(size);
+    std::string text(size, 'q');
+    text.back() = 'z';
+    name.assign(text);
+    REQUIRE(name.view() == text);
+    REQUIRE(name.heap_bytes() == (size > CompactName::inline_capacity ? size : 0));
+    CompactName moved{std::move(name)};
+    REQUIRE(moved.view() == text);
+    REQUIRE(name.empty());  // NOLINT(bugprone-use-after-move): a moved-from name is empty
+    name = std::move(moved);
+    REQUIRE(name.view() == text);
+  }
+  name.clear();
+  REQUIRE(name.empty());
+  REQUIRE(name.heap_bytes() == 0);
+  static_assert(sizeof(CompactName) == 16);
 }
