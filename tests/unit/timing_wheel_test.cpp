@@ -211,3 +211,28 @@ TEST_CASE("TimingWheel hands a cascaded level-1 slot's entries to on_batch: the 
   std::sort(batch.begin(), batch.end());
   CHECK(batch == std::vector<std::uint64_t>{2, 3, 4});
 }
+
+TEST_CASE("TimingWheel loaded in random order keeps at most an eighth of its entries in the near heap") {
+  // The first key sets the cursor; keys below it go to the near heap, a binary heap whose pops
+  // descend through cold levels. Here 45% of the keys fall below the first: the wheel must restart
+  // from the earliest key rather than leave them there (at a threshold of a half it left them all).
+  std::mt19937_64 rng{20261126};
+  TimingWheel wheel;
+  Model model;
+  constexpr std::int64_t span = 1'000'000'000;
+  const auto push = [&](std::int64_t deadline) {
+    const auto order = static_cast<std::uint64_t>(model.size());
+    wheel.push(WheelEntry{deadline, order});
+    model.emplace(deadline, order);
+    REQUIRE(wheel.near_size() <= std::max<std::size_t>(64, wheel.size() / 8));
+  };
+  push(span * 45 / 100);
+  for (int i = 1; i < 100'000; ++i) push(1 + static_cast<std::int64_t>(rng() % span));
+  // And the order is still exact.
+  while (!model.empty()) {
+    check_top(wheel, model, std::numeric_limits<std::int64_t>::max());
+    wheel.pop();
+    model.erase(model.begin());
+  }
+  REQUIRE(wheel.size() == 0);
+}
