@@ -158,7 +158,7 @@ TEST_CASE("TimingWheel's near heap takes a lone far slot whole, and later pushes
   CHECK(wheel.size() == 0);
 }
 
-TEST_CASE("TimingWheel's storage stays within twice its entries over a long run") {
+TEST_CASE("TimingWheel's storage stays within its entries and a block per slot over a long run") {
   // A hold model: 10^4 entries, each popped one re-pushed up to 1 ms later. The cursor visits every
   // slot of the levels in use many times over (a level-3 slot spans 262 us; 64 of them, 16.8 ms,
   // pass every ~330,000 pops); a wheel that kept every slot's largest storage would end with about
@@ -179,10 +179,12 @@ TEST_CASE("TimingWheel's storage stays within twice its entries over a long run"
     most = std::max(most, wheel.capacity());
   }
   CHECK(wheel.size() == entries);
-  // Twice the entries plus the floor always kept (65,536), and a growth step of slack: storage is
-  // given back when a slot empties, so the bound holds at those moments and drifts little between.
-  // (Keeping every slot's storage ends near 600,000.)
-  CHECK(most <= 3 * entries + 65'536);
+  // The entries themselves, a sixteenth more in the block pool, one part-filled (or kept) block
+  // per chained slot (9 levels of 64, 15 entries each), and a little in the vector levels: it
+  // measured 12,860. (Vector slots ended near 40,000; keeping every slot's largest storage, near
+  // 600,000.)
+  INFO("most storage: " << most << " entries");
+  CHECK(most <= entries * 17 / 16 + 9 * 64 * 15 + 1024);
 }
 
 TEST_CASE("TimingWheel hands a cascaded level-1 slot's entries to on_batch: the next to leave") {
