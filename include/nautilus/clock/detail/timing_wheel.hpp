@@ -38,8 +38,8 @@
 // The cursor never passes the earliest entry. A key below it (a deadline already in the past when
 // set) also goes to the near heap, which precedes the wheel.
 //
-// Memory. The slots of levels 2 and up, which hold nearly every entry, are chains of 256-byte
-// blocks (15 entries and a link) from a shared pool: a slot grows a block at a time and gives its
+// Memory. The slots of levels 2 and up, which hold nearly every entry, are chains of blocks (15
+// entries and a link, 248 bytes) from a shared pool: a slot grows a block at a time and gives its
 // blocks back as it is cascaded, so storage follows the entries, with no growth slack beyond one
 // part-filled block per slot. Each of those slots keeps its first block when emptied (the cursor
 // comes back to every slot, and a pool block is cold), and the pool keeps a sixteenth of the blocks
@@ -334,14 +334,15 @@ class TimingWheel {
   // Levels from here up keep their slots in chains of blocks (see "Memory" above); below, in vectors.
   static constexpr unsigned chained_from = 2;
 
-  // A link and 15 entries: 256 bytes. The link comes first, so a block of up to three entries is
-  // one cache line. Every block of a chain but its tail is full.
-  struct alignas(64) Block {
+  // A link and 15 entries: 248 bytes, 256 with malloc's header (aligning blocks to cache lines
+  // made each cost 304). The link comes first, so a block of a few entries spans one or two cache
+  // lines. Every block of a chain but its tail is full.
+  struct Block {
     static constexpr std::uint32_t capacity = 15;
     Block* next = nullptr;
     WheelEntry entries[capacity];
   };
-  static_assert(sizeof(Block) == 256);
+  static_assert(sizeof(Block) == 8 + 15 * sizeof(WheelEntry) || sizeof(void*) != 8);
 
   // The tail's count lives here, not in the block: a push reads only this (hot) array.
   struct Chain {
