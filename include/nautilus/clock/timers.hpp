@@ -129,8 +129,8 @@ struct ClockReading {
 //   timer, whose slot is recycled only after the callback returns.
 // Costs: set O(1) amortised; cancel O(1) (the wheel entry is dropped lazily, and all stale entries
 // are swept when they outnumber live ones); fire O(1) amortised; re-arming a periodic timer
-// reuses its record, and the wheel's storage circulates between its slots, so it rarely allocates
-// (see detail/timing_wheel.hpp, "Memory").
+// reuses its record, and the wheel's storage blocks circulate through a pool, so it rarely
+// allocates (see detail/timing_wheel.hpp, "Memory").
 class TimerQueue {
  public:
   TimerQueue() = default;
