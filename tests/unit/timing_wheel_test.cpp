@@ -238,3 +238,40 @@ TEST_CASE("TimingWheel loaded in random order keeps at most an eighth of its ent
   }
   REQUIRE(wheel.size() == 0);
 }
+
+TEST_CASE("TimingWheel sweeps chained slots of many blocks, and is reusable after clear") {
+  // 1,000 entries in a few level-3 slots (262 us wide): chains of many 15-entry blocks. A sweep of
+  // every third entry compacts each chain across its blocks; then every survivor leaves in order.
+  TimingWheel wheel;
+  Model model;
+  std::uint64_t order = 0;
+  wheel.push({0, ++order});  // the cursor starts at 0
+  model.emplace(0, order);
+  for (std::int64_t i = 0; i < 1000; ++i) {
+    const std::int64_t deadline = 300'000 + (i * 7919) % 500'000;  // level 3, shuffled
+    wheel.push({deadline, ++order});
+    model.emplace(deadline, order);
+  }
+  const std::size_t removed = wheel.remove_if([](const WheelEntry& e) { return e.order % 3 == 0; });
+  std::erase_if(model, [](const auto& key) { return key.second % 3 == 0; });
+  CHECK(removed == 1001 - model.size());
+  CHECK(wheel.size() == model.size());
+  for (int i = 0; i < 100; ++i) {  // pushes after the sweep go to the compacted chains' tails
+    const std::int64_t deadline = 300'000 + i * 4999;
+    wheel.push({deadline, ++order});
+    model.emplace(deadline, order);
+  }
+  while (!model.empty()) {
+    check_top(wheel, model, std::numeric_limits<std::int64_t>::max());
+    wheel.pop();
+    model.erase(model.begin());
+  }
+  CHECK(wheel.top(std::numeric_limits<std::int64_t>::max()) == nullptr);
+  for (std::int64_t i = 0; i < 500; ++i) wheel.push({1'000'000 + i * 1000, ++order});
+  wheel.clear();
+  CHECK(wheel.size() == 0);
+  CHECK(wheel.top(std::numeric_limits<std::int64_t>::max()) == nullptr);
+  wheel.push({5, ++order});
+  REQUIRE(wheel.top(std::numeric_limits<std::int64_t>::max()) != nullptr);
+  CHECK(wheel.top(std::numeric_limits<std::int64_t>::max())->order == order);
+}

@@ -43,7 +43,7 @@
 // blocks back as it is cascaded, so storage follows the entries, with no growth slack beyond one
 // part-filled block per slot. Each of those slots keeps its first block when emptied (the cursor
 // comes back to every slot, and a pool block is cold), and the pool keeps a sixteenth of the blocks
-// in use. Measured in the hold model at 10^6 timers: 17.2 to 17.5 bytes of wheel per timer over 20
+// in use (at least `kept_blocks`). Measured in the hold model at 10^6 timers: 17.2 to 17.5 bytes of wheel per timer over 20
 // million fires, where vectors held 33 to 38 (their doubling slack, and spare storage handed to
 // slots of other sizes). The pointer chase costs a prefetch per block when a slot is cascaded.
 //
@@ -325,8 +325,8 @@ class TimingWheel {
  private:
   static constexpr unsigned levels = 11;  // 6 bits each: 66 >= 64
   static constexpr unsigned none = 64;
-  // Storage always kept, in entries (1 MiB): a wheel of up to some 10^4 timers never gives storage
-  // back (the hold model at 10^3 timers settles at about 32,000 entries of storage).
+  // Vector storage always kept, in entries (1 MiB): the vector levels (and the near heap) of a wheel
+  // of up to some 10^4 timers never give storage back.
   static constexpr std::size_t kept_floor = 65536;
   // Storage a vector slot always keeps, in entries (4 KiB): at most 512 KiB over its 128 slots.
   static constexpr std::size_t kept_per_slot = 256;
@@ -582,12 +582,11 @@ class TimingWheel {
     capacity_ += entries.capacity() - before;
   }
 
-  // Takes the storage of an emptied slot, unless it is small (`kept_per_slot`: the busy slots near
-  // the cursor keep theirs). It goes to the spares, which the next slot to fill takes, or back to
-  // the allocator while the wheel holds more than twice its entries plus `kept_floor`. So storage
-  // circulates between slots (a steady state rarely allocates: bench/timer_bench.cpp measures one
-  // allocation per 200 to 800 fires at 10^5 timers, fewer than one per million at 10^3), and memory
-  // follows the entries.
+  // Takes the storage of an emptied vector slot, unless it is small (`kept_per_slot`: the busy
+  // slots near the cursor keep theirs). It goes to the spares, which the next slot to fill takes, or
+  // back to the allocator while the vectors hold more than twice the wheel's entries plus
+  // `kept_floor`. So storage circulates between slots, and memory follows the entries (with the
+  // block pool, a steady state allocates about once per million fires: bench/timer_bench.cpp).
   void recycle(std::vector<WheelEntry>& emptied) noexcept {
     if (emptied.capacity() <= kept_per_slot) return;
     if (capacity_ <= 2 * size_ + kept_floor) {
