@@ -305,9 +305,11 @@ void poll_earliest(asio::io_context& io) {
 // TestClock's) and, if `Named`, its name, unique, in a std::unordered_map (for cancel by name and the
 // duplicate check); a handle is (id, sequence); a cancel releases the callback and leaves the queue
 // entry to be skipped when it reaches the top (lazy deletion); a fire hands the callback a TimeEvent
-// with a sequential id, and the timer's id is free again before its callback runs. What it does not
-// do that TestClock does: validate anything (past deadlines, overflow), keep realtime and monotonic
-// time apart, apply a missed-tick policy, or run periodic timers.
+// with a sequential id, and the timer's id is free again before its callback runs. A periodic timer
+// (`schedule_every`) is re-armed before its callback runs, keeps its name and callback, and is
+// ordered among equal deadlines by when it was re-armed, as TestClock's are. What it does not do that
+// TestClock does: validate anything (past deadlines, overflow, a stop time), keep realtime and
+// monotonic time apart, or apply a missed-tick policy.
 template <bool Named>
 class PriorityQueueScheduler {
  public:
@@ -338,6 +340,13 @@ class PriorityQueueScheduler {
     return {id, timer.seq};
   }
 
+  // A named periodic timer, every `interval_ns` from `first_ns`.
+  Handle schedule_every(std::string name, std::int64_t first_ns, std::int64_t interval_ns, TimerCallback callback) {
+    const Handle handle = schedule(std::move(name), first_ns, std::move(callback));
+    timers_[handle.id].interval_ns = interval_ns;
+    return handle;
+  }
+
   bool cancel(Handle handle) {
     if (handle.id >= timers_.size() || timers_[handle.id].seq != handle.seq) return false;
     release(handle.id);
@@ -351,15 +360,29 @@ class PriorityQueueScheduler {
     return true;
   }
 
-  // Fires the earliest live timer; false if none is pending.
-  bool fire_next() {
-    while (!queue_.empty()) {
+  // Fires the earliest live timer if it is due at or before `limit_ns`; false if none is.
+  bool fire_next(std::int64_t limit_ns = std::numeric_limits<std::int64_t>::max()) {
+    while (!queue_.empty() && queue_.top().deadline_ns <= limit_ns) {
       const QueueEntry top = queue_.top();
       queue_.pop();
       Timer& timer = timers_[top.id];
       if (timer.seq != top.seq) continue;  // cancelled
       now_ns_ = top.deadline_ns;
       TimeEvent event{{}, ++fired_, at_ns(top.deadline_ns), at_ns(now_ns_), {}, 0};
+      if (timer.interval_ns != 0) {
+        // Re-armed first (a new sequence: ties fire in the order timers were last armed). The
+        // callback is moved out while it runs, so that timers it schedules may grow `timers_`,
+        // and moved back unless it cancelled its own timer.
+        timer.seq = next_seq_++;
+        queue_.push({top.deadline_ns + timer.interval_ns, timer.seq, top.id});
+        event.name = timer.name;
+        const std::uint64_t armed = timer.seq;
+        TimerCallback callback = std::move(timer.callback);
+        if (callback) callback(event);
+        Timer& after = timers_[top.id];
+        if (after.seq == armed) after.callback = std::move(callback);
+        return true;
+      }
       if constexpr (Named) {
         names_.erase(timer.name);
         event.name = std::move(timer.name);
@@ -384,6 +407,7 @@ class PriorityQueueScheduler {
  private:
   struct Timer {
     std::uint64_t seq = 0;  // 0: free
+    std::int64_t interval_ns = 0;  // 0: one-shot
     TimerCallback callback;
     std::string name;
   };
@@ -396,6 +420,7 @@ class PriorityQueueScheduler {
     }
     timer.callback = nullptr;
     timer.seq = 0;
+    timer.interval_ns = 0;
     free_.push_back(id);
   }
 
@@ -652,6 +677,33 @@ class PeriodicPriorityQueue final : public Model {
   MinQueue queue_;
   std::int64_t now_ns_ = start_ns;
   std::uint64_t next_seq_ = 1;
+  std::uint64_t fired_ = 0;
+  std::uint64_t handled_ = 0;
+};
+
+// The like-for-like peer of the TestClock rows: named periodic timers with callbacks and events, on
+// the hand-written scheduler.
+class PeriodicScheduler final : public Model {
+ public:
+  PeriodicScheduler(const Inputs& in, std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      scheduler_.schedule_every(in.names[i], start_ns + in.phases_ns[i], minute_ns, [this](const TimeEvent& event) {
+        handled_ += event.id;
+        ++fired_;
+      });
+    }
+  }
+  [[nodiscard]] std::uint64_t fired() const noexcept { return fired_; }
+  void advance_minute() {
+    now_ns_ += minute_ns;
+    while (scheduler_.fire_next(now_ns_)) {
+    }
+    benchmark::DoNotOptimize(handled_);
+  }
+
+ private:
+  PriorityQueueScheduler<true> scheduler_{start_ns};
+  std::int64_t now_ns_ = start_ns;
   std::uint64_t fired_ = 0;
   std::uint64_t handled_ = 0;
 };
@@ -1131,7 +1183,9 @@ bool register_timer_benchmarks() {
     const std::string group = "periodic/" + std::to_string(n);
     declare_baseline(group, group + "/std::priority_queue");
     add_periodic<PeriodicPriorityQueue>(group + "/std::priority_queue", n);
+    add_periodic<PeriodicScheduler>(group + "/priority_queue scheduler", n);
     add_periodic<PeriodicTestClockCallbacks>(group + "/TestClock callbacks", n);
+    declare_peer(group + "/TestClock callbacks", group + "/priority_queue scheduler");
     add_periodic<PeriodicTestClockCollect>(group + "/TestClock collect", n);
     add_periodic<PeriodicTimerQueue>(group + "/TimerQueue engine only", n);
     add_periodic<PeriodicAsio>(group + "/asio::basic_waitable_timer", n);
