@@ -183,3 +183,55 @@ TEST_CASE("CompactName holds up to 15 bytes inline and longer names on the heap"
   REQUIRE(name.heap_bytes() == 0);
   static_assert(sizeof(CompactName) == 16);
 }
+
+TEST_CASE("TimerQueue frees a fired name at once, and keeps the index right when deliveries set names") {
+  // While a timer's last tick is delivered (between pop_due and finish) its name is free: lookups
+  // miss it, and setting it again takes over its index entry. Random churn of that kind, checked
+  // against a model, with every lookup in between.
+  TimerQueue queue;
+  std::map<std::string, std::int64_t> model;
+  std::mt19937_64 rng{20261126};
+  std::int64_t now = 0;
+  const auto name_of = [](std::uint64_t id) { return std::string(id % 20, 'z') + "n" + std::to_string(id); };
+  const auto set = [&](const std::string& name, std::int64_t deadline) {
+    queue.set_time_alert(name, nautilus::from_unix_ns(deadline), {}, nautilus::PastDeadline::fire_now,
+                         ClockReading{now, now});
+    model[name] = deadline;
+  };
+  for (int step = 0; step < 20'000; ++step) {
+    const std::string name = name_of(rng() % 300);
+    if (rng() % 2 == 0) {
+      if (model.count(name) == 0) set(name, now + static_cast<std::int64_t>(rng() % 1000));
+      continue;
+    }
+    now += static_cast<std::int64_t>(rng() % 200);
+    while (auto due = queue.pop_due(ClockReading{now, now})) {
+      const std::string fired = due->event.name;
+      REQUIRE(model.erase(fired) == 1);
+      REQUIRE_FALSE(queue.has_timer(fired));  // free at once, though still being delivered
+      REQUIRE_FALSE(queue.next_time(fired).has_value());
+      const auto action = rng() % 4;
+      if (action == 0) {
+        set(fired, now + 1 + static_cast<std::int64_t>(rng() % 1000));  // set again: takes over the entry
+      } else if (action == 1) {
+        const std::string other = name_of(rng() % 300);
+        if (model.count(other) == 0) set(other, now + 1 + static_cast<std::int64_t>(rng() % 1000));
+      } else if (action == 2) {
+        set(fired, now + 1 + static_cast<std::int64_t>(rng() % 1000));
+        REQUIRE(queue.cancel_timer(fired));  // and cancelled before the delivery ends
+        model.erase(fired);
+      }
+      queue.finish(*due);
+    }
+    if (step % 500 == 0) {
+      std::vector<std::string> names;
+      for (const auto& [n, d] : model) {
+        names.push_back(n);
+        REQUIRE(queue.next_time(n) == nautilus::from_unix_ns(d));
+      }
+      REQUIRE(queue.timer_names() == names);
+      for (std::uint64_t id = 0; id < 300; ++id) REQUIRE(queue.has_timer(name_of(id)) == (model.count(name_of(id)) == 1));
+    }
+    REQUIRE(queue.timer_count() == model.size());
+  }
+}

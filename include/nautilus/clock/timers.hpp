@@ -122,7 +122,9 @@ struct ClockReading {
 //   side arrays indexed by the same slot, created only once a named or periodic timer is set (see
 //   `Period`): all touched once per fire, and all prefetched together;
 // - an open-addressing name index (linear probing, backward-shift deletion, 8-byte entries with a
-//   32-bit hash tag), so a name costs one probe sequence and no allocation per timer. (A chained
+//   32-bit hash tag), so a name costs one probe sequence and no allocation per timer. A timer
+//   retired while its callback runs keeps its entry, marked, until the callback returns, so a
+//   callback that sets its own name again (a re-armed alert) takes the entry over in place. (A chained
 //   index threaded through the records saves another 10 bytes per named timer at 10^6, but its
 //   chains, unlike the tags here, are compared in cold records: it measured 14% slower per fire at 10^5);
 // - callbacks in stable storage, invoked in place: a callback may cancel or replace its own
@@ -144,13 +146,13 @@ class TimerQueue {
   // `PastDeadline::error`, an `at` before `now`.
   TimerHandle set_time_alert(std::string name, unix_nanos at, TimerCallback callback, PastDeadline past,
                              ClockReading now) {
-    const std::size_t hash = validate_name("set_time_alert", name);
+    const NameLookup lookup = validate_name("set_time_alert", name);
     const std::int64_t deadline = to_monotonic("set_time_alert", name, at, now);
     if (deadline < now.monotonic_ns && past == PastDeadline::error) {
       throw clock_error("set_time_alert: alert '" + name + "' at " + format_iso8601(at) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(&name, hash, deadline, 0, max_ns, now.realtime_ns - now.monotonic_ns, MissedTicks::burst,
+    return insert(&name, lookup, deadline, 0, max_ns, now.realtime_ns - now.monotonic_ns, MissedTicks::burst,
                   std::move(callback));
   }
 
@@ -163,7 +165,7 @@ class TimerQueue {
       throw clock_error("set_time_alert: an anonymous alert at " + format_iso8601(at) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(nullptr, 0, deadline, 0, max_ns, now.realtime_ns - now.monotonic_ns, MissedTicks::burst,
+    return insert(nullptr, NameLookup{}, deadline, 0, max_ns, now.realtime_ns - now.monotonic_ns, MissedTicks::burst,
                   std::move(callback));
   }
 
@@ -175,7 +177,7 @@ class TimerQueue {
   TimerHandle set_timer(std::string name, std::chrono::nanoseconds interval, std::optional<unix_nanos> start,
                         std::optional<unix_nanos> stop, TimerCallback callback, TimerOptions options,
                         ClockReading now) {
-    const std::size_t hash = validate_name("set_timer", name);
+    const NameLookup lookup = validate_name("set_timer", name);
     if (interval <= std::chrono::nanoseconds::zero()) {
       throw clock_error("set_timer: the interval of '" + name + "' must be positive, got " +
                         std::to_string(interval.count()) + "ns");
@@ -196,7 +198,7 @@ class TimerQueue {
       throw clock_error("set_timer: the first tick of '" + name + "' at " + format_iso8601(first) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(&name, hash, deadline, interval.count(), stop_ns, now.realtime_ns - now.monotonic_ns,
+    return insert(&name, lookup, deadline, interval.count(), stop_ns, now.realtime_ns - now.monotonic_ns,
                   options.missed_ticks, std::move(callback));
   }
 
@@ -354,8 +356,11 @@ class TimerQueue {
     if (it == in_flight_.end()) return;
     *it = in_flight_.back();
     in_flight_.pop_back();
-    const Node& node = node_at(due.slot);
-    if (node.seq == 0 && !node.recycled && !delivering(due.slot)) recycle(due.slot);
+    Node& node = node_at(due.slot);
+    if (node.seq == 0 && !node.recycled && !delivering(due.slot)) {
+      if (node.zombie) forget_name(due.slot);  // its name was not set again during the delivery
+      recycle(due.slot);
+    }
   }
 
   // Approximate bytes held per pending timer: the engine's storage, the callback objects included,
@@ -392,6 +397,7 @@ class TimerQueue {
     bool periodic = false;             // its Period is periods_[slot]
     bool named = false;                // its name is names_[slot]
     bool recycled = true;              // on the free list (not pending, callback released)
+    bool zombie = false;               // retired while delivered: its name stays indexed until `finish`
   };
   static_assert(sizeof(Node) == 32);
 
@@ -411,8 +417,12 @@ class TimerQueue {
   // The name index: (low 32 bits of the name's hash, slot + 1); slot + 1 == 0 is an empty bucket.
   struct IndexEntry {
     std::uint32_t tag = 0;
-    std::uint32_t slot_plus_one = 0;
+    std::uint32_t slot_plus_one = 0;  // with `zombie_bit` set for a zombie (see `retire`)
   };
+  // Slots fit 24 bits: the top bit of `slot_plus_one` marks a zombie, so lookups skip one without
+  // reading its record.
+  static constexpr std::uint32_t zombie_bit = std::uint32_t{1} << 31;
+  static_assert(slot_bits < 31);
 
   static std::size_t hash_of(std::string_view name) noexcept { return std::hash<std::string_view>{}(name); }
   // The low 32 bits of the hash: they also give an entry's home bucket (tag & mask; the index
@@ -428,16 +438,37 @@ class TimerQueue {
 
   // ---- the name index ----
 
-  [[nodiscard]] std::uint32_t find(std::string_view name, std::size_t hash) const {
-    if (index_.empty()) return no_slot;
+  // A name's index entry, if any: a pending timer's slot, or the bucket of a retired timer whose
+  // delivery is still in progress (a zombie, see `retire`).
+  struct NameLookup {
+    std::size_t hash = 0;
+    std::uint32_t slot = no_slot;
+    std::size_t zombie_bucket = no_bucket;
+  };
+  static constexpr std::size_t no_bucket = std::numeric_limits<std::size_t>::max();
+
+  [[nodiscard]] NameLookup lookup(std::string_view name, std::size_t hash) const {
+    NameLookup out{hash};
+    if (index_.empty()) return out;
     const std::size_t mask = index_.size() - 1;
     const std::uint32_t tag = tag_of(hash);
     for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
       const IndexEntry& e = index_[i];
-      if (e.slot_plus_one == 0) return no_slot;
-      if (e.tag == tag && names_[e.slot_plus_one - 1].view() == name) return e.slot_plus_one - 1;
+      if (e.slot_plus_one == 0) return out;
+      const std::uint32_t slot = (e.slot_plus_one & ~zombie_bit) - 1;
+      if (e.tag == tag && names_[slot].view() == name) {
+        // Names in the index are unique, zombies included: the search ends here either way.
+        if ((e.slot_plus_one & zombie_bit) != 0) {
+          out.zombie_bucket = i;
+        } else {
+          out.slot = slot;
+        }
+        return out;
+      }
     }
   }
+
+  [[nodiscard]] std::uint32_t find(std::string_view name, std::size_t hash) const { return lookup(name, hash).slot; }
 
   void index_insert(std::uint32_t tag, std::uint32_t slot) {
     if ((named_ + 1) * 2 > index_.size()) grow_index();
@@ -448,10 +479,17 @@ class TimerQueue {
     ++named_;
   }
 
-  void index_erase(std::uint32_t slot) {
+  // The bucket that refers to `slot` (which must be indexed).
+  [[nodiscard]] std::size_t bucket_of(std::uint32_t slot) const noexcept {
     const std::size_t mask = index_.size() - 1;
     std::size_t i = node_at(slot).tag & mask;
-    while (index_[i].slot_plus_one != slot + 1) i = (i + 1) & mask;
+    while ((index_[i].slot_plus_one & ~zombie_bit) != slot + 1) i = (i + 1) & mask;
+    return i;
+  }
+
+  void index_erase(std::uint32_t slot) {
+    const std::size_t mask = index_.size() - 1;
+    std::size_t i = bucket_of(slot);
     // Backward-shift deletion: move later members of the probe run into the hole, so lookups
     // never need tombstones.
     for (std::size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
@@ -483,17 +521,16 @@ class TimerQueue {
 
   // ---- validation and conversion ----
 
-  // Returns the name's hash for the insert that follows.
-  [[nodiscard]] std::size_t validate_name(const char* operation, const std::string& name) const {
+  // Returns the name's lookup for the insert that follows.
+  [[nodiscard]] NameLookup validate_name(const char* operation, const std::string& name) const {
     if (name.empty()) throw clock_error(std::string(operation) + ": the timer name is empty");
-    const std::size_t hash = hash_of(name);
-    const std::uint32_t slot = find(name, hash);
-    if (slot != no_slot) {
+    const NameLookup found = lookup(name, hash_of(name));
+    if (const std::uint32_t slot = found.slot; slot != no_slot) {
       throw clock_error(std::string(operation) + ": a timer named '" + name +
                         "' is already pending (next at " + format_iso8601(realtime_of(node_at(slot))) +
                         "); cancel it first or pick another name");
     }
-    return hash;
+    return found;
   }
 
   static std::int64_t to_monotonic(const char* operation, const std::string& name, unix_nanos t,
@@ -519,7 +556,7 @@ class TimerQueue {
 
   static unix_nanos realtime_of(const Node& node) noexcept { return from_unix_ns(node.deadline + node.realtime_offset); }
 
-  TimerHandle insert(const std::string* name, std::size_t hash, std::int64_t deadline, std::int64_t interval,
+  TimerHandle insert(const std::string* name, NameLookup lookup, std::int64_t deadline, std::int64_t interval,
                      std::int64_t stop, std::int64_t realtime_offset, MissedTicks policy, TimerCallback callback) {
     if (next_seq_ > max_seq) throw clock_error("TimerQueue: more than 2^40 timers set on one queue");
     detail::CompactName stored;
@@ -545,9 +582,27 @@ class TimerQueue {
       names_[slot] = std::move(stored);
       name_heap_bytes_ += names_[slot].heap_bytes();
     }
-    node = Node{deadline, realtime_offset, next_seq_++, tag_of(hash), interval != 0, name != nullptr, false};
+    node = Node{.deadline = deadline,
+                .realtime_offset = realtime_offset,
+                .seq = next_seq_++,
+                .tag = tag_of(lookup.hash),
+                .periodic = interval != 0,
+                .named = name != nullptr,
+                .recycled = false,
+                .zombie = false};
     callback_slot(slot).swap(callback);  // the slot's callback is empty: a swap is the cheapest move
-    if (name != nullptr) index_insert(tag_of(hash), slot);
+    if (name != nullptr) {
+      if (lookup.zombie_bucket != no_bucket) {
+        // The name's retired timer is still being delivered (typically its callback is setting the
+        // name again): the new timer takes over its index entry, with no probe or shift.
+        IndexEntry& entry = index_[lookup.zombie_bucket];
+        const std::uint32_t retired = (entry.slot_plus_one & ~zombie_bit) - 1;
+        entry.slot_plus_one = slot + 1;
+        drop_name(retired);
+      } else {
+        index_insert(tag_of(lookup.hash), slot);
+      }
+    }
     ++pending_;
     push_entry(Entry{deadline, node.seq << slot_bits | slot});
     return TimerHandle{slot, node.seq};
@@ -561,16 +616,36 @@ class TimerQueue {
   // callback are recycled now, or after its callback returns if it is running.
   void retire(std::uint32_t slot) {
     Node& node = node_at(slot);
+    const bool delivered = delivering(slot);
     if (node.named) {
-      index_erase(slot);
-      name_heap_bytes_ -= names_[slot].heap_bytes();
-      names_[slot].clear();
       node.named = false;
+      if (delivered) {
+        // Its name is free at once, but stays in the index until `finish`: a callback that sets
+        // the same name again (a one-shot alert re-armed from its own callback, the common case)
+        // then takes over the entry instead of erasing and re-inserting it.
+        node.zombie = true;
+        index_[bucket_of(slot)].slot_plus_one |= zombie_bit;
+      } else {
+        forget_name(slot);
+      }
     }
     node.periodic = false;
     node.seq = 0;
     --pending_;
-    if (!delivering(slot)) recycle(slot);
+    if (!delivered) recycle(slot);
+  }
+
+  // Removes a retired timer's name from the index and the name store.
+  void forget_name(std::uint32_t slot) {
+    index_erase(slot);
+    drop_name(slot);
+  }
+
+  // Releases a retired timer's name, whose index entry is gone or taken over.
+  void drop_name(std::uint32_t slot) noexcept {
+    name_heap_bytes_ -= names_[slot].heap_bytes();
+    names_[slot].clear();
+    node_at(slot).zombie = false;
   }
 
   void recycle(std::uint32_t slot) {
