@@ -423,6 +423,8 @@ class TimerQueue {
   // reading its record.
   static constexpr std::uint32_t zombie_bit = std::uint32_t{1} << 31;
   static_assert(slot_bits < 31);
+  // The slot a non-empty entry refers to, zombie or not.
+  static std::uint32_t slot_of(const IndexEntry& e) noexcept { return (e.slot_plus_one & ~zombie_bit) - 1; }
 
   static std::size_t hash_of(std::string_view name) noexcept { return std::hash<std::string_view>{}(name); }
   // The low 32 bits of the hash: they also give an entry's home bucket (tag & mask; the index
@@ -455,7 +457,7 @@ class TimerQueue {
     for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
       const IndexEntry& e = index_[i];
       if (e.slot_plus_one == 0) return out;
-      const std::uint32_t slot = (e.slot_plus_one & ~zombie_bit) - 1;
+      const std::uint32_t slot = slot_of(e);
       if (e.tag == tag && names_[slot].view() == name) {
         // Names in the index are unique, zombies included: the search ends here either way.
         if ((e.slot_plus_one & zombie_bit) != 0) {
@@ -483,7 +485,7 @@ class TimerQueue {
   [[nodiscard]] std::size_t bucket_of(std::uint32_t slot) const noexcept {
     const std::size_t mask = index_.size() - 1;
     std::size_t i = node_at(slot).tag & mask;
-    while ((index_[i].slot_plus_one & ~zombie_bit) != slot + 1) i = (i + 1) & mask;
+    while (slot_of(index_[i]) != slot) i = (i + 1) & mask;
     return i;
   }
 
@@ -596,7 +598,7 @@ class TimerQueue {
         // The name's retired timer is still being delivered (typically its callback is setting the
         // name again): the new timer takes over its index entry, with no probe or shift.
         IndexEntry& entry = index_[lookup.zombie_bucket];
-        const std::uint32_t retired = (entry.slot_plus_one & ~zombie_bit) - 1;
+        const std::uint32_t retired = slot_of(entry);
         entry.slot_plus_one = slot + 1;
         drop_name(retired);
       } else {
