@@ -15,6 +15,21 @@ using namespace std::chrono_literals;
 using nautilus::ClockReading;
 using nautilus::TimerQueue;
 
+namespace {
+
+// The queue's lookups agree with a model (name -> deadline, monotonic ns): each name's next time,
+// and the sorted names.
+void require_agrees(const TimerQueue& queue, const std::map<std::string, std::int64_t>& model) {
+  std::vector<std::string> names;
+  for (const auto& [n, d] : model) {
+    names.push_back(n);
+    REQUIRE(queue.next_time(n) == nautilus::from_unix_ns(d));
+  }
+  REQUIRE(queue.timer_names() == names);
+}
+
+}  // namespace
+
 TEST_CASE("TimerQueue's name index agrees with a model through random sets, cancels and fires") {
   TimerQueue queue;
   std::map<std::string, std::int64_t> model;  // name -> deadline (monotonic ns)
@@ -50,12 +65,7 @@ TEST_CASE("TimerQueue's name index agrees with a model through random sets, canc
     }
     REQUIRE(queue.timer_count() == model.size());
     if (step % 1000 == 0) {
-      std::vector<std::string> names;
-      for (const auto& [n, d] : model) {
-        names.push_back(n);
-        REQUIRE(queue.next_time(n) == nautilus::from_unix_ns(d));
-      }
-      REQUIRE(queue.timer_names() == names);
+      require_agrees(queue, model);
     }
   }
 }
@@ -224,12 +234,7 @@ TEST_CASE("TimerQueue frees a fired name at once, and keeps the index right when
       queue.finish(*due);
     }
     if (step % 500 == 0) {
-      std::vector<std::string> names;
-      for (const auto& [n, d] : model) {
-        names.push_back(n);
-        REQUIRE(queue.next_time(n) == nautilus::from_unix_ns(d));
-      }
-      REQUIRE(queue.timer_names() == names);
+      require_agrees(queue, model);
       for (std::uint64_t id = 0; id < 300; ++id) REQUIRE(queue.has_timer(name_of(id)) == (model.count(name_of(id)) == 1));
     }
     REQUIRE(queue.timer_count() == model.size());
