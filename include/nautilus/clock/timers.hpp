@@ -21,12 +21,15 @@
 #include <chrono>       // std::chrono::nanoseconds
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::int64_t, std::uint64_t, std::uint32_t
+#include <cstring>      // std::memcpy
 #include <memory>       // std::unique_ptr, std::make_unique
-#include <functional>   // std::function
+#include <new>          // std::launder
+#include <functional>   // std::function, std::invoke, std::bad_function_call
 #include <limits>       // std::numeric_limits
 #include <optional>     // std::optional
 #include <string>       // std::string
 #include <string_view>  // std::string_view
+#include <type_traits>  // std::decay_t, std::is_trivially_copyable_v
 #include <utility>      // std::move
 #include <vector>       // std::vector
 
@@ -84,9 +87,141 @@ struct TimeEvent {
   friend bool operator==(const TimeEvent&, const TimeEvent&) = default;
 };
 
-// A timer's callback. It runs with the clock reading the event's time (under `TestClock`) and may
-// call any timer function of its clock, including cancelling or replacing its own timer.
-using TimerCallback = std::function<void(const TimeEvent&)>;
+namespace detail {
+template <class T>
+inline constexpr bool is_std_function = false;
+template <class R, class... Args>
+inline constexpr bool is_std_function<std::function<R(Args...)>> = true;
+}  // namespace detail
+
+// A timer's callback: any copyable callable that takes `const TimeEvent&`, as a
+// `std::function<void(const TimeEvent&)>` would hold (and a `std::function` itself), in 16 bytes
+// instead of libstdc++'s 32. A queue of a million timers keeps a million of them. It runs with the
+// clock reading the event's time (under `TestClock`) and may call any timer function of its clock,
+// including cancelling or replacing its own timer.
+//
+// A callable of at most 8 bytes that is trivially copyable (a lambda capturing `this`, a pointer or
+// a reference, a function pointer) is kept inline; a larger one, or one with a non-trivial copy
+// (a captured `std::string`, a `std::shared_ptr`), is kept in a heap block of its own, counted as
+// the callback's captures. Copying copies the callable; a move leaves the source empty. Calling an
+// empty callback throws `std::bad_function_call`, as `std::function` does; a null function pointer
+// or an empty `std::function` gives an empty callback.
+class TimerCallback {
+ public:
+  TimerCallback() noexcept = default;
+  TimerCallback(std::nullptr_t) noexcept {}  // NOLINT(google-explicit-constructor): as std::function
+
+  template <class F>
+    requires(!std::same_as<std::remove_cvref_t<F>, TimerCallback> &&
+             !std::same_as<std::remove_cvref_t<F>, std::nullptr_t> &&
+             std::invocable<std::decay_t<F>&, const TimeEvent&> && std::copy_constructible<std::decay_t<F>>)
+  TimerCallback(F&& f) {  // NOLINT(google-explicit-constructor): a lambda converts, as to std::function
+    using D = std::decay_t<F>;
+    if constexpr (std::is_pointer_v<D> || std::is_member_pointer_v<D> || detail::is_std_function<D>) {
+      if (f == nullptr) return;
+    }
+    if constexpr (stored_inline<D>) {
+      ::new (static_cast<void*>(storage_)) D(std::forward<F>(f));
+    } else {
+      D* boxed = new D(std::forward<F>(f));
+      std::memcpy(storage_, &boxed, sizeof boxed);
+    }
+    ops_ = &ops_for<D>;
+  }
+
+  TimerCallback(const TimerCallback& other) : ops_(other.ops_) {
+    if (ops_ != nullptr && ops_->copy != nullptr) {
+      ops_->copy(other.storage_, storage_);
+    } else {
+      std::memcpy(storage_, other.storage_, sizeof storage_);
+    }
+  }
+  // Moves are two word copies: an inline callable is trivially copyable, and a boxed one moves by
+  // its pointer.
+  TimerCallback(TimerCallback&& other) noexcept : ops_(std::exchange(other.ops_, nullptr)) {
+    std::memcpy(storage_, other.storage_, sizeof storage_);
+  }
+  TimerCallback& operator=(const TimerCallback& other) {
+    if (this != &other) TimerCallback(other).swap(*this);
+    return *this;
+  }
+  TimerCallback& operator=(TimerCallback&& other) noexcept {
+    if (this != &other) {
+      reset();
+      ops_ = std::exchange(other.ops_, nullptr);
+      std::memcpy(storage_, other.storage_, sizeof storage_);
+    }
+    return *this;
+  }
+  TimerCallback& operator=(std::nullptr_t) noexcept {
+    reset();
+    return *this;
+  }
+  ~TimerCallback() { reset(); }
+
+  void swap(TimerCallback& other) noexcept {
+    std::swap(ops_, other.ops_);
+    unsigned char held[sizeof storage_];
+    std::memcpy(held, storage_, sizeof storage_);
+    std::memcpy(storage_, other.storage_, sizeof storage_);
+    std::memcpy(other.storage_, held, sizeof storage_);
+  }
+
+  [[nodiscard]] explicit operator bool() const noexcept { return ops_ != nullptr; }
+  friend bool operator==(const TimerCallback& callback, std::nullptr_t) noexcept { return callback.ops_ == nullptr; }
+
+  // Runs the callable (as `std::function` does, a `const` callback may run a `mutable` lambda).
+  void operator()(const TimeEvent& event) const {
+    if (ops_ == nullptr) throw std::bad_function_call();
+    ops_->invoke(storage_, event);
+  }
+
+  // Whether a callable of type `F` is kept inline (no heap block).
+  template <class F>
+  static constexpr bool stored_inline = sizeof(F) <= 8 && alignof(F) <= 8 && std::is_trivially_copyable_v<F>;
+
+ private:
+  // One table per callable type: a call loads the invoker from it (a line that stays in cache),
+  // and copy and destroy are null for an inline callable, whose bytes are copied as they are.
+  struct Ops {
+    void (*invoke)(unsigned char* storage, const TimeEvent& event);
+    void (*copy)(const unsigned char* from, unsigned char* to);
+    void (*destroy)(unsigned char* storage) noexcept;
+  };
+
+  template <class D>
+  static D* boxed(const unsigned char* storage) noexcept {
+    D* object = nullptr;
+    std::memcpy(&object, storage, sizeof object);
+    return object;
+  }
+
+  template <class D>
+  static constexpr Ops ops_for = [] {
+    if constexpr (stored_inline<D>) {
+      return Ops{[](unsigned char* storage, const TimeEvent& event) {
+                   std::invoke(*std::launder(reinterpret_cast<D*>(storage)), event);
+                 },
+                 nullptr, nullptr};
+    } else {
+      return Ops{[](unsigned char* storage, const TimeEvent& event) { std::invoke(*boxed<D>(storage), event); },
+                 [](const unsigned char* from, unsigned char* to) {
+                   D* copy = new D(*boxed<D>(from));
+                   std::memcpy(to, &copy, sizeof copy);
+                 },
+                 [](unsigned char* storage) noexcept { delete boxed<D>(storage); }};
+    }
+  }();
+
+  void reset() noexcept {
+    if (ops_ != nullptr && ops_->destroy != nullptr) ops_->destroy(storage_);
+    ops_ = nullptr;
+  }
+
+  const Ops* ops_ = nullptr;
+  alignas(8) mutable unsigned char storage_[8] = {};
+};
+static_assert(sizeof(TimerCallback) == 16 || sizeof(void*) != 8);
 
 // Identifies one timer for as long as it is pending; stale once it fires for the last time or is
 // cancelled, even if its name is reused. Default-constructed: refers to nothing.
@@ -116,11 +251,13 @@ struct ClockReading {
 //   (detail/timing_wheel.hpp) of 16-byte entries (deadline, creation order): O(1) amortised per
 //   set and fire, exact order, ties in creation order. It replaced a 4-ary heap whose lower levels
 //   missed the cache at 10^5 to 10^6 timers;
-// - a slab of timer records, indexed by slot, each a 32-byte record of what every timer needs to
-//   be ordered and fired beside its callback, in one 64-byte line (with libstdc++'s 32-byte
-//   std::function); names (16 bytes, detail/compact_name.hpp) and period rules (32 bytes) live in
+// - a slab of timer records, indexed by slot, each 32 bytes: what every timer needs to be fired
+//   (16 bytes: the next tick's realtime, the creation sequence, flags; the monotonic deadline is
+//   the wheel entry's key) beside its 16-byte `TimerCallback`, two records to a cache line. Names
+//   (16 bytes, detail/compact_name.hpp, and a 4-byte index tag) and period rules (32 bytes) live in
 //   side arrays indexed by the same slot, created only once a named or periodic timer is set (see
-//   `Period`): all touched once per fire, and all prefetched together;
+//   `Period`): all touched once per fire, and all prefetched together. A pending anonymous alert
+//   thus costs about 50 bytes, its callback included;
 // - an open-addressing name index (linear probing, backward-shift deletion, 8-byte entries with a
 //   32-bit hash tag), so a name costs one probe sequence and no allocation per timer. A timer
 //   retired while its callback runs keeps its entry, marked, until the callback returns, so a
@@ -152,7 +289,7 @@ class TimerQueue {
       throw clock_error("set_time_alert: alert '" + name + "' at " + format_iso8601(at) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(&name, lookup, deadline, 0, max_ns, now.realtime_ns - now.monotonic_ns, MissedTicks::burst,
+    return insert(&name, lookup, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst,
                   std::move(callback));
   }
 
@@ -165,7 +302,7 @@ class TimerQueue {
       throw clock_error("set_time_alert: an anonymous alert at " + format_iso8601(at) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(nullptr, NameLookup{}, deadline, 0, max_ns, now.realtime_ns - now.monotonic_ns, MissedTicks::burst,
+    return insert(nullptr, NameLookup{}, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst,
                   std::move(callback));
   }
 
@@ -198,7 +335,7 @@ class TimerQueue {
       throw clock_error("set_timer: the first tick of '" + name + "' at " + format_iso8601(first) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(&name, lookup, deadline, interval.count(), stop_ns, now.realtime_ns - now.monotonic_ns,
+    return insert(&name, lookup, deadline, interval.count(), stop_ns, to_unix_ns(first),
                   options.missed_ticks, std::move(callback));
   }
 
@@ -222,7 +359,7 @@ class TimerQueue {
   std::size_t cancel_timers() {
     const std::size_t count = pending_;
     for (std::uint32_t slot = 0; slot < slot_count_; ++slot) {
-      if (node_at(slot).seq != 0) retire(slot);
+      if (node_at(slot).seq() != 0) retire(slot);
     }
     wheel_.clear();
     top_ = nullptr;
@@ -254,7 +391,7 @@ class TimerQueue {
   [[nodiscard]] std::vector<std::string> timer_names() const {
     std::vector<std::string> out;
     for (std::uint32_t slot = 0; slot < slot_count_; ++slot) {
-      if (node_at(slot).seq != 0 && node_at(slot).named) out.emplace_back(names_[slot].view());
+      if (node_at(slot).seq() != 0 && node_at(slot).named()) out.emplace_back(names_[slot].view());
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -280,39 +417,43 @@ class TimerQueue {
   std::optional<Due> pop_due(ClockReading now) {
     std::uint32_t slot = 0;
     std::uint64_t order = 0;
+    std::int64_t fire_at = 0;  // the tick's monotonic deadline
     for (;;) {
       const Entry* top = peek(now.monotonic_ns);
       if (top == nullptr) return std::nullopt;
       order = top->order;
+      fire_at = top->deadline;
       slot = slot_of(*top);
       Node& node = node_at(slot);
-      if (!node.periodic) break;
+      if (!node.periodic()) break;
       Period& period = periods_[slot];
       if (period.policy == MissedTicks::burst) break;
       // skip / delay: ticks due are deadline, deadline + i, ... up to min(now, stop) (the range
       // fits int64 by construction). All but the latest are dropped; the latest is re-queued at
       // its own deadline, so that the event stream stays sorted by ts_event.
       const std::int64_t last_due = std::min(now.monotonic_ns, period.stop);
-      const std::int64_t behind = (last_due - node.deadline) / period.interval;
+      const std::int64_t behind = (last_due - fire_at) / period.interval;
       if (behind == 0) break;
-      node.deadline += behind * period.interval;
+      node.realtime += behind * period.interval;  // both lines move together
       period.missed += static_cast<std::uint64_t>(behind);
       pop_top();
-      push_entry(Entry{node.deadline, order});
+      push_entry(Entry{fire_at + behind * period.interval, order});
     }
     if (const Entry* after = wheel_.peek_after_top(); after != nullptr) {
       // The next fire's records are most likely cold at 10^5+ timers: fetch them while this one is
       // delivered. Every address follows from the slot alone, so the loads overlap.
       const std::uint32_t next_slot = slot_of(*after);
       NAUTILUS_CLOCK_PREFETCH(&record(next_slot));
-      if (next_slot < names_.size()) NAUTILUS_CLOCK_PREFETCH(&names_[next_slot]);
+      if (next_slot < names_.size()) {
+        NAUTILUS_CLOCK_PREFETCH(&names_[next_slot]);
+        NAUTILUS_CLOCK_PREFETCH(&tags_[next_slot]);
+      }
       if (next_slot < periods_.size()) NAUTILUS_CLOCK_PREFETCH(&periods_[next_slot]);
     }
     Node& node = node_at(slot);
-    const std::int64_t fire_at = node.deadline;
     std::uint64_t missed = 0;
     std::int64_t next = max_ns;
-    if (node.periodic) {
+    if (node.periodic()) {
       Period& period = periods_[slot];
       missed = std::exchange(period.missed, 0);
       const std::int64_t from = period.policy == MissedTicks::delay && missed != 0 ? now.monotonic_ns : fire_at;
@@ -321,9 +462,9 @@ class TimerQueue {
     }
     std::optional<Due> out{std::in_place};  // built in place: returned without a move
     TimeEvent& event = out->event;
-    if (node.named) event.name = names_[slot].view();  // on the last tick, `retire` below frees it
+    if (node.named()) event.name = names_[slot].view();  // on the last tick, `retire` below frees it
     event.id = ++events_fired_;
-    event.ts_event = from_unix_ns(fire_at + node.realtime_offset);
+    event.ts_event = from_unix_ns(node.realtime);
     event.ts_init = from_unix_ns(now.realtime_ns);
     event.lateness = std::chrono::nanoseconds{now.monotonic_ns - fire_at};
     event.missed = missed;
@@ -332,7 +473,8 @@ class TimerQueue {
     in_flight_.push_back(slot);  // before a retire below, which must then leave the callback in place
     pop_top();
     if (next != max_ns) {
-      node.deadline = next;
+      const std::int64_t realtime_offset = node.realtime - fire_at;
+      node.realtime = next + realtime_offset;  // the realtime the next tick is set for
       push_entry(Entry{next, order});
     } else {
       retire(slot);
@@ -357,8 +499,8 @@ class TimerQueue {
     *it = in_flight_.back();
     in_flight_.pop_back();
     Node& node = node_at(due.slot);
-    if (node.seq == 0 && !node.recycled && !delivering(due.slot)) {
-      if (node.zombie) forget_name(due.slot);  // its name was not set again during the delivery
+    if (node.seq() == 0 && !node.recycled() && !delivering(due.slot)) {
+      if (node.zombie()) forget_name(due.slot);  // its name was not set again during the delivery
       recycle(due.slot);
     }
   }
@@ -369,7 +511,8 @@ class TimerQueue {
     if (pending_ == 0) return 0;
     const std::size_t bytes =
         chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() +
-        names_.capacity() * sizeof(detail::CompactName) + name_heap_bytes_ + periods_.capacity() * sizeof(Period) +
+        names_.capacity() * sizeof(detail::CompactName) + tags_.capacity() * sizeof(std::uint32_t) +
+        name_heap_bytes_ + periods_.capacity() * sizeof(Period) +
         free_.capacity() * sizeof(std::uint32_t) + index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
   }
@@ -388,18 +531,29 @@ class TimerQueue {
   using Entry = detail::WheelEntry;
   static_assert(sizeof(Entry) == 16);
 
-  // What every timer needs to be ordered and fired: 32 bytes, two to a cache line.
+  // What every timer needs to be ordered and fired, in 16 bytes. The next tick's monotonic
+  // deadline is not here: it is the key of the timer's wheel entry, which every fire holds (the
+  // realtime moves with it, by the same amount).
   struct Node {
-    std::int64_t deadline = 0;         // next tick, monotonic ns
-    std::int64_t realtime_offset = 0;  // ts_event = deadline + realtime_offset
-    std::uint64_t seq = 0;             // creation sequence; 0 when not pending
-    std::uint32_t tag = 0;             // the name's index tag (its hash's low bits), if named
-    bool periodic = false;             // its Period is periods_[slot]
-    bool named = false;                // its name is names_[slot]
-    bool recycled = true;              // on the free list (not pending, callback released)
-    bool zombie = false;               // retired while delivered: its name stays indexed until `finish`
+    static constexpr std::uint64_t periodic_bit = 1;  // its Period is periods_[slot]
+    static constexpr std::uint64_t named_bit = 2;     // its name is names_[slot], its tag tags_[slot]
+    static constexpr std::uint64_t recycled_bit = 4;  // on the free list (not pending, callback released)
+    static constexpr std::uint64_t zombie_bit = 8;    // retired while delivered: its name stays indexed until `finish`
+    static constexpr unsigned flag_bits = 8;
+
+    std::int64_t realtime = 0;         // the next tick's ts_event, realtime ns
+    std::uint64_t state = recycled_bit;  // creation sequence << flag_bits | flags; sequence 0 when not pending
+
+    [[nodiscard]] std::uint64_t seq() const noexcept { return state >> flag_bits; }
+    [[nodiscard]] bool periodic() const noexcept { return (state & periodic_bit) != 0; }
+    [[nodiscard]] bool named() const noexcept { return (state & named_bit) != 0; }
+    [[nodiscard]] bool recycled() const noexcept { return (state & recycled_bit) != 0; }
+    [[nodiscard]] bool zombie() const noexcept { return (state & zombie_bit) != 0; }
+    void set(std::uint64_t bit, bool on) noexcept { state = on ? (state | bit) : (state & ~bit); }
+    // Not pending any more: the sequence is cleared (stale handles and wheel entries), the flags kept.
+    void clear_seq() noexcept { state &= (std::uint64_t{1} << flag_bits) - 1; }
   };
-  static_assert(sizeof(Node) == 32);
+  static_assert(sizeof(Node) == 16);
 
   // A periodic timer's rules: 32 bytes. Side arrays (`periods_`, `names_`) are indexed by the
   // timer's slot, so a fire loads them in parallel with the record (their addresses do not depend
@@ -435,7 +589,7 @@ class TimerQueue {
 
 
   [[nodiscard]] bool is_current(TimerHandle h) const noexcept {
-    return h.seq_ != 0 && h.slot_ < slot_count_ && node_at(h.slot_).seq == h.seq_;
+    return h.seq_ != 0 && h.slot_ < slot_count_ && node_at(h.slot_).seq() == h.seq_;
   }
 
   // ---- the name index ----
@@ -484,7 +638,7 @@ class TimerQueue {
   // The bucket that refers to `slot` (which must be indexed).
   [[nodiscard]] std::size_t bucket_of(std::uint32_t slot) const noexcept {
     const std::size_t mask = index_.size() - 1;
-    std::size_t i = node_at(slot).tag & mask;
+    std::size_t i = tags_[slot] & mask;
     while (slot_of(index_[i]) != slot) i = (i + 1) & mask;
     return i;
   }
@@ -556,10 +710,10 @@ class TimerQueue {
 
   // ---- slots ----
 
-  static unix_nanos realtime_of(const Node& node) noexcept { return from_unix_ns(node.deadline + node.realtime_offset); }
+  static unix_nanos realtime_of(const Node& node) noexcept { return from_unix_ns(node.realtime); }
 
   TimerHandle insert(const std::string* name, NameLookup lookup, std::int64_t deadline, std::int64_t interval,
-                     std::int64_t stop, std::int64_t realtime_offset, MissedTicks policy, TimerCallback callback) {
+                     std::int64_t stop, std::int64_t realtime, MissedTicks policy, TimerCallback callback) {
     if (next_seq_ > max_seq) throw clock_error("TimerQueue: more than 2^40 timers set on one queue");
     detail::CompactName stored;
     if (name != nullptr) stored.assign(*name);  // may throw: before anything has changed
@@ -577,21 +731,21 @@ class TimerQueue {
     }
     // The side arrays grow with the slots once they exist (geometrically: resize to the slab's size).
     if (interval != 0 && slot >= periods_.size()) periods_.resize(slot_count_);
-    if (name != nullptr && slot >= names_.size()) names_.resize(slot_count_);
+    if (name != nullptr && slot >= names_.size()) {
+      names_.resize(slot_count_);
+      tags_.resize(slot_count_);
+    }
     if (slot < periods_.size()) periods_[slot] = Period{interval, stop, 0, policy};
     Node& node = node_at(slot);
     if (name != nullptr) {
       names_[slot] = std::move(stored);
+      tags_[slot] = tag_of(lookup.hash);
       name_heap_bytes_ += names_[slot].heap_bytes();
     }
-    node = Node{.deadline = deadline,
-                .realtime_offset = realtime_offset,
-                .seq = next_seq_++,
-                .tag = tag_of(lookup.hash),
-                .periodic = interval != 0,
-                .named = name != nullptr,
-                .recycled = false,
-                .zombie = false};
+    const std::uint64_t seq = next_seq_++;
+    node = Node{.realtime = realtime,
+                .state = seq << Node::flag_bits | (interval != 0 ? Node::periodic_bit : 0) |
+                         (name != nullptr ? Node::named_bit : 0)};
     callback_slot(slot).swap(callback);  // the slot's callback is empty: a swap is the cheapest move
     if (name != nullptr) {
       if (lookup.zombie_bucket != no_bucket) {
@@ -606,8 +760,8 @@ class TimerQueue {
       }
     }
     ++pending_;
-    push_entry(Entry{deadline, node.seq << slot_bits | slot});
-    return TimerHandle{slot, node.seq};
+    push_entry(Entry{deadline, seq << slot_bits | slot});
+    return TimerHandle{slot, seq};
   }
 
   [[nodiscard]] bool delivering(std::uint32_t slot) const noexcept {
@@ -619,20 +773,20 @@ class TimerQueue {
   void retire(std::uint32_t slot) {
     Node& node = node_at(slot);
     const bool delivered = delivering(slot);
-    if (node.named) {
-      node.named = false;
+    if (node.named()) {
+      node.set(Node::named_bit, false);
       if (delivered) {
         // Its name is free at once, but stays in the index until `finish`: a callback that sets
         // the same name again (a one-shot alert re-armed from its own callback, the common case)
         // then takes over the entry instead of erasing and re-inserting it.
-        node.zombie = true;
+        node.set(Node::zombie_bit, true);
         index_[bucket_of(slot)].slot_plus_one |= zombie_bit;
       } else {
         forget_name(slot);
       }
     }
-    node.periodic = false;
-    node.seq = 0;
+    node.set(Node::periodic_bit, false);
+    node.clear_seq();
     --pending_;
     if (!delivered) recycle(slot);
   }
@@ -647,12 +801,12 @@ class TimerQueue {
   void drop_name(std::uint32_t slot) noexcept {
     name_heap_bytes_ -= names_[slot].heap_bytes();
     names_[slot].clear();
-    node_at(slot).zombie = false;
+    node_at(slot).set(Node::zombie_bit, false);
   }
 
   void recycle(std::uint32_t slot) {
     callback_slot(slot) = nullptr;
-    node_at(slot).recycled = true;
+    node_at(slot).set(Node::recycled_bit, true);
     free_.push_back(slot);
   }
 
@@ -670,7 +824,7 @@ class TimerQueue {
 
   // ---- the queue ----
 
-  [[nodiscard]] bool is_stale(const Entry& e) const noexcept { return node_at(slot_of(e)).seq != seq_of(e); }
+  [[nodiscard]] bool is_stale(const Entry& e) const noexcept { return node_at(slot_of(e)).seq() != seq_of(e); }
 
   // The earliest live entry due at or before `limit`, dropping stale ones on the way. The answer is
   // kept until the wheel changes: a clock asks for the next deadline, then for what is due there,
@@ -701,14 +855,16 @@ class TimerQueue {
     top_ = nullptr;
   }
 
-  // A timer's record and its callback share one 64-byte line (with libstdc++'s 32-byte
-  // std::function): one miss per fire, not two, at 10^5+ timers. Fixed-size chunks, so neither moves
+  // A timer's record and its callback: 32 bytes, aligned, two to a 64-byte line: one miss per fire,
+  // not two, at 10^5+ timers (a 32-byte std::function beside a 32-byte record filled a line on its
+  // own, and a queue of anonymous alerts took 82 bytes per timer, not 50). Fixed-size chunks, so neither moves
   // as the storage grows: a running callback stays put while it sets timers (a std::deque has the
   // same property, but indexing it costs a division and shows up in profiles).
-  struct alignas(sizeof(Node) + sizeof(TimerCallback) == 64 ? 64 : alignof(TimerCallback)) Record {
+  struct alignas(32) Record {
     Node node;
     TimerCallback callback;
   };
+  static_assert(sizeof(Record) == 32);
   static constexpr unsigned chunk_bits = 8;
   std::vector<std::unique_ptr<Record[]>> chunks_;
   std::uint32_t slot_count_ = 0;  // slots created, pending or free
@@ -720,6 +876,7 @@ class TimerQueue {
     return record(slot).callback;
   }
   std::vector<detail::CompactName> names_;
+  std::vector<std::uint32_t> tags_;  // a named timer's index tag (its hash's low bits): its home bucket
   std::size_t name_heap_bytes_ = 0;  // long names' blocks (see detail::CompactName)
   std::vector<Period> periods_;
   // Slots whose callback is being delivered (between pop_due and finish): they stay put.
