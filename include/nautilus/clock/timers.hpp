@@ -17,15 +17,15 @@
 #pragma once
 
 #include <algorithm>    // std::sort, std::min
-#include <concepts>     // std::same_as
 #include <chrono>       // std::chrono::nanoseconds
+#include <concepts>     // std::same_as
 #include <cstddef>      // std::size_t
 #include <cstdint>      // std::int64_t, std::uint64_t, std::uint32_t
 #include <cstring>      // std::memcpy
-#include <memory>       // std::unique_ptr, std::make_unique
-#include <new>          // std::launder
 #include <functional>   // std::function, std::invoke, std::bad_function_call
 #include <limits>       // std::numeric_limits
+#include <memory>       // std::unique_ptr, std::make_unique
+#include <new>          // std::launder
 #include <optional>     // std::optional
 #include <string>       // std::string
 #include <string_view>  // std::string_view
@@ -112,10 +112,10 @@ class TimerCallback {
   TimerCallback(std::nullptr_t) noexcept {}  // NOLINT(google-explicit-constructor): as std::function
 
   template <class F>
-    requires(!std::same_as<std::remove_cvref_t<F>, TimerCallback> &&
-             !std::same_as<std::remove_cvref_t<F>, std::nullptr_t> &&
-             std::invocable<std::decay_t<F>&, const TimeEvent&> && std::copy_constructible<std::decay_t<F>>)
-  TimerCallback(F&& f) {  // NOLINT(google-explicit-constructor): a lambda converts, as to std::function
+  requires(!std::same_as<std::remove_cvref_t<F>, TimerCallback> &&
+           !std::same_as<std::remove_cvref_t<F>, std::nullptr_t> &&
+           std::invocable<std::decay_t<F>&, const TimeEvent&> && std::copy_constructible<std::decay_t<F>>)
+      TimerCallback(F&& f) {  // NOLINT(google-explicit-constructor): a lambda converts, as to std::function
     using D = std::decay_t<F>;
     if constexpr (std::is_pointer_v<D> || std::is_member_pointer_v<D> || detail::is_std_function<D>) {
       if (f == nullptr) return;
@@ -168,7 +168,9 @@ class TimerCallback {
   }
 
   [[nodiscard]] explicit operator bool() const noexcept { return ops_ != nullptr; }
-  friend bool operator==(const TimerCallback& callback, std::nullptr_t) noexcept { return callback.ops_ == nullptr; }
+  friend bool operator==(const TimerCallback& callback, std::nullptr_t) noexcept {
+    return callback.ops_ == nullptr;
+  }
 
   // Runs the callable (as `std::function` does, a `const` callback may run a `mutable` lambda).
   void operator()(const TimeEvent& event) const {
@@ -204,12 +206,13 @@ class TimerCallback {
                  },
                  nullptr, nullptr};
     } else {
-      return Ops{[](unsigned char* storage, const TimeEvent& event) { std::invoke(*boxed<D>(storage), event); },
-                 [](const unsigned char* from, unsigned char* to) {
-                   D* copy = new D(*boxed<D>(from));
-                   std::memcpy(to, &copy, sizeof copy);
-                 },
-                 [](unsigned char* storage) noexcept { delete boxed<D>(storage); }};
+      return Ops{
+          [](unsigned char* storage, const TimeEvent& event) { std::invoke(*boxed<D>(storage), event); },
+          [](const unsigned char* from, unsigned char* to) {
+            D* copy = new D(*boxed<D>(from));
+            std::memcpy(to, &copy, sizeof copy);
+          },
+          [](unsigned char* storage) noexcept { delete boxed<D>(storage); }};
     }
   }();
 
@@ -335,8 +338,8 @@ class TimerQueue {
       throw clock_error("set_timer: the first tick of '" + name + "' at " + format_iso8601(first) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(&name, lookup, deadline, interval.count(), stop_ns, to_unix_ns(first),
-                  options.missed_ticks, std::move(callback));
+    return insert(&name, lookup, deadline, interval.count(), stop_ns, to_unix_ns(first), options.missed_ticks,
+                  std::move(callback));
   }
 
   // Cancels the pending timer `name`; its callback will not start again. Returns false, and does
@@ -512,8 +515,8 @@ class TimerQueue {
     const std::size_t bytes =
         chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() +
         names_.capacity() * sizeof(detail::CompactName) + tags_.capacity() * sizeof(std::uint32_t) +
-        name_heap_bytes_ + periods_.capacity() * sizeof(Period) +
-        free_.capacity() * sizeof(std::uint32_t) + index_.capacity() * sizeof(IndexEntry);
+        name_heap_bytes_ + periods_.capacity() * sizeof(Period) + free_.capacity() * sizeof(std::uint32_t) +
+        index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
   }
 
@@ -538,11 +541,13 @@ class TimerQueue {
     static constexpr std::uint64_t periodic_bit = 1;  // its Period is periods_[slot]
     static constexpr std::uint64_t named_bit = 2;     // its name is names_[slot], its tag tags_[slot]
     static constexpr std::uint64_t recycled_bit = 4;  // on the free list (not pending, callback released)
-    static constexpr std::uint64_t zombie_bit = 8;    // retired while delivered: its name stays indexed until `finish`
+    static constexpr std::uint64_t zombie_bit =
+        8;  // retired while delivered: its name stays indexed until `finish`
     static constexpr unsigned flag_bits = 8;
 
-    std::int64_t realtime = 0;         // the next tick's ts_event, realtime ns
-    std::uint64_t state = recycled_bit;  // creation sequence << flag_bits | flags; sequence 0 when not pending
+    std::int64_t realtime = 0;  // the next tick's ts_event, realtime ns
+    std::uint64_t state =
+        recycled_bit;  // creation sequence << flag_bits | flags; sequence 0 when not pending
 
     [[nodiscard]] std::uint64_t seq() const noexcept { return state >> flag_bits; }
     [[nodiscard]] bool periodic() const noexcept { return (state & periodic_bit) != 0; }
@@ -824,7 +829,9 @@ class TimerQueue {
 
   // ---- the queue ----
 
-  [[nodiscard]] bool is_stale(const Entry& e) const noexcept { return node_at(slot_of(e)).seq() != seq_of(e); }
+  [[nodiscard]] bool is_stale(const Entry& e) const noexcept {
+    return node_at(slot_of(e)).seq() != seq_of(e);
+  }
 
   // The earliest live entry due at or before `limit`, dropping stale ones on the way. The answer is
   // kept until the wheel changes: a clock asks for the next deadline, then for what is due there,
@@ -857,9 +864,9 @@ class TimerQueue {
 
   // A timer's record and its callback: 32 bytes, aligned, two to a 64-byte line: one miss per fire,
   // not two, at 10^5+ timers (a 32-byte std::function beside a 32-byte record filled a line on its
-  // own, and a queue of anonymous alerts took 82 bytes per timer, not 50). Fixed-size chunks, so neither moves
-  // as the storage grows: a running callback stays put while it sets timers (a std::deque has the
-  // same property, but indexing it costs a division and shows up in profiles).
+  // own, and a queue of anonymous alerts took 82 bytes per timer, not 50). Fixed-size chunks, so neither
+  // moves as the storage grows: a running callback stays put while it sets timers (a std::deque has the same
+  // property, but indexing it costs a division and shows up in profiles).
   struct alignas(32) Record {
     Node node;
     TimerCallback callback;
