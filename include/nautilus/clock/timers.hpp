@@ -729,23 +729,26 @@ class TimerQueue {
     if (next_seq_ > max_seq) throw clock_error("TimerQueue: more than 2^40 timers set on one queue");
     detail::CompactName stored;
     if (name != nullptr) stored.assign(*name);  // may throw: before anything has changed
-    std::uint32_t slot = 0;
-    if (!free_.empty()) {
-      slot = free_.back();
-      free_.pop_back();
-    } else {
-      if (slot_count_ >= slot_mask) {  // slot + 1 must fit an index entry's 24 bits
-        throw clock_error("TimerQueue: more than " + std::to_string(slot_mask) + " timers pending at once");
-      }
-      slot = slot_count_++;
-      if ((slot >> chunk_bits) == chunks_.size())
-        chunks_.push_back(std::make_unique<Record[]>(std::size_t{1} << chunk_bits));
+    // What may allocate comes before any change, so that a std::bad_alloc leaves the queue as it was.
+    const bool fresh = free_.empty();
+    if (fresh && slot_count_ >= slot_mask) {  // slot + 1 must fit an index entry's 24 bits
+      throw clock_error("TimerQueue: more than " + std::to_string(slot_mask) + " timers pending at once");
     }
-    // The side arrays grow with the slots once they exist (geometrically: resize to the slab's size).
-    if (interval != 0 && slot >= periods_.size()) periods_.resize(slot_count_);
+    const std::uint32_t slot = fresh ? slot_count_ : free_.back();
+    if ((slot >> chunk_bits) == chunks_.size()) chunks_.push_back(std::make_unique<Record[]>(std::size_t{1} << chunk_bits));
+    // The side arrays grow with the slots once they exist (geometrically: resize to the slab's
+    // size). `names_` last: its size says both are there.
+    const std::uint32_t slots = fresh ? slot_count_ + 1 : slot_count_;
+    if (interval != 0 && slot >= periods_.size()) periods_.resize(slots);
     if (name != nullptr && slot >= names_.size()) {
-      names_.resize(slot_count_);
-      tags_.resize(slot_count_);
+      tags_.resize(slots);
+      names_.resize(slots);
+    }
+    if (name != nullptr && lookup.zombie_bucket == no_bucket && (named_ + 1) * 2 > index_.size()) grow_index();
+    if (fresh) {
+      ++slot_count_;
+    } else {
+      free_.pop_back();
     }
     if (slot < periods_.size()) periods_[slot] = Period{interval, stop, 0, policy};
     Node& node = node_at(slot);
