@@ -8,7 +8,8 @@
 // With --benchmark_repetitions the median is used, otherwise the single run.
 //
 // A benchmark may also name a peer that does the same work (`declare_peer`): the summary then adds
-// a second ratio, to that peer, after the baseline's name.
+// a second ratio, to that peer, after the baseline's name. A benchmark with a `p999_over_p50`
+// counter (a latency distribution) also shows it.
 #pragma once
 
 #include <benchmark/benchmark.h>
@@ -141,6 +142,10 @@ class RatioReporter : public benchmark::ConsoleReporter {
         if (it != rows_.end() && it->second.ns > 0) {
           std::fprintf(out, "; %.2fx %s", row->ns / it->second.ns, peer->second.c_str());
         }
+      }
+      // A latency benchmark's spread: its p99.9 as a multiple of its median.
+      if (const auto tail = row->counters.find("p999_over_p50"); tail != row->counters.end()) {
+        std::fprintf(out, "; p99.9 %.1fx the median", tail->second);
       }
       std::fprintf(out, "\n");
     }

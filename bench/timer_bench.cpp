@@ -11,6 +11,9 @@
 //                  (schedule or cancel); counters split the two.
 //   skip           one 1 s periodic timer, `set_time(now + 24h)` then `advance_time(now)`. One iteration
 //                  = one jump; `burst` fires 86,400 ticks, `skip` and `delay` fire one.
+//   tail/<N>       the hold model, each fire (with the replacement its handler schedules) timed on its
+//                  own with TscClock: the median, p99, p99.9 and worst, and p99.9 over the median (the
+//                  target is at most 4: no cascade spikes). One iteration = one fire.
 //
 // Fairness. Every peer fires in deadline order, and each event runs a handler before the next fires;
 // every input (deadlines, increments, phases, cancel order) comes from fixed-seed std::mt19937_64 and is
@@ -33,6 +36,7 @@
 #include "ratio_reporter.hpp"
 
 #include <nautilus/clock/test_clock.hpp>  // TestClock
+#include <nautilus/clock/tsc_clock.hpp>   // TscClock
 #include <nautilus/clock/time.hpp>        // unix_nanos, from_unix_ns, to_unix_ns
 #include <nautilus/clock/timers.hpp>      // TimerQueue, TimeEvent, TimerHandle, TimerOptions, MissedTicks
 
@@ -1130,6 +1134,49 @@ void run_jump(benchmark::State& state, nautilus::MissedTicks policy, std::chrono
   state.counters["fires_per_jump"] = static_cast<double>(fires) / static_cast<double>(state.iterations());
 }
 
+// tail/<N>: the hold model, one fire at a time, each timed on its own. A TscClock read costs about
+// 10 ns here; both ends of each sample pay it, so it adds a constant to every percentile (and
+// lowers p99.9 / median a little: the ratio is slightly flattering, not inflated).
+const nautilus::TscClock& sample_clock() {
+  // No resync thread: nothing else runs beside the benchmark. Calibration takes about 20 ms, once.
+  static const nautilus::TscClock clock{
+      nautilus::TscClockOptions{.resync_interval = std::chrono::nanoseconds::zero()}};
+  return clock;
+}
+
+template <class M>
+void run_tail(benchmark::State& state, const std::string& key, std::size_t n) {
+  M& model = cached_model<M>(key, n, inputs(n), n);
+  const nautilus::TscClock& clock = sample_clock();
+  // Up to 2^23 samples (32 MiB), taken in order; the timed loop only writes the next one.
+  constexpr std::size_t max_samples = std::size_t{1} << 23;
+  std::vector<std::uint32_t> samples(max_samples);
+  std::size_t taken = 0;
+  constexpr std::uint64_t batch = 64;
+  const std::uint64_t first = model.fired();
+  const std::uint64_t allocations = operator_new_calls;
+  while (state.KeepRunningBatch(static_cast<benchmark::IterationCount>(batch))) {
+    for (std::uint64_t i = 0; i < batch; ++i) {
+      const std::int64_t began_ns = clock.now_ns();
+      model.fire_until(model.fired() + 1);
+      const std::int64_t took_ns = clock.now_ns() - began_ns;
+      if (taken < max_samples) samples[taken++] = static_cast<std::uint32_t>(std::clamp<std::int64_t>(took_ns, 0, 1 << 30));
+    }
+  }
+  report(state, model, model.fired() - first, allocations);
+  if (taken == 0) fail("tail: no sample");
+  std::sort(samples.begin(), samples.begin() + static_cast<std::ptrdiff_t>(taken));
+  const auto at = [&](double quantile) {
+    const auto index = static_cast<std::size_t>(quantile * static_cast<double>(taken - 1));
+    return static_cast<double>(samples[index]);
+  };
+  state.counters["p50_ns"] = at(0.5);
+  state.counters["p99_ns"] = at(0.99);
+  state.counters["p999_ns"] = at(0.999);
+  state.counters["max_ns"] = at(1.0);
+  state.counters["p999_over_p50"] = at(0.999) / std::max(at(0.5), 1.0);
+}
+
 // =============================================================================================
 // Registration: per group, the baseline first.
 
@@ -1149,6 +1196,12 @@ template <class M>
 void add_cancel(const std::string& name, std::size_t n) {
   benchmark::RegisterBenchmark(name.c_str(),
                                [name, n](benchmark::State& state) { run_cancel<M>(state, name, n); });
+}
+
+template <class M>
+void add_tail(const std::string& name, std::size_t n) {
+  benchmark::RegisterBenchmark(name.c_str(),
+                               [name, n](benchmark::State& state) { run_tail<M>(state, name, n); });
 }
 
 void add_jump(const std::string& name, nautilus::MissedTicks policy, std::chrono::nanoseconds by,
@@ -1205,6 +1258,15 @@ bool register_timer_benchmarks() {
       add_cancel<CancelTestClockAnonymous<Clock>>(group + "/TestClock anonymous by handle", n);
     }
     add_cancel<CancelAsio>(group + "/asio::basic_waitable_timer", n);
+  }
+  for (const std::size_t n : {std::size_t{1'000}, std::size_t{100'000}, std::size_t{1'000'000}}) {
+    const std::string group = "tail/" + std::to_string(n);
+    declare_baseline(group, group + "/priority_queue scheduler, named");
+    add_tail<HoldScheduler<true>>(group + "/priority_queue scheduler, named", n);
+    add_tail<HoldTestClockCallbacks>(group + "/TestClock callbacks", n);
+    if constexpr (AnonymousAlerts<Clock>) {
+      add_tail<HoldTestClockAnonymous<Clock>>(group + "/TestClock anonymous callbacks", n);
+    }
   }
   {
     using nautilus::MissedTicks;
