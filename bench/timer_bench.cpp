@@ -36,9 +36,9 @@
 #include "ratio_reporter.hpp"
 
 #include <nautilus/clock/test_clock.hpp>  // TestClock
-#include <nautilus/clock/tsc_clock.hpp>   // TscClock
 #include <nautilus/clock/time.hpp>        // unix_nanos, from_unix_ns, to_unix_ns
 #include <nautilus/clock/timers.hpp>      // TimerQueue, TimeEvent, TimerHandle, TimerOptions, MissedTicks
+#include <nautilus/clock/tsc_clock.hpp>   // TscClock
 
 // Asio is a system header (/usr/include), so its own warnings stay out of -Werror.
 #include <asio/basic_waitable_timer.hpp>  // asio::basic_waitable_timer
@@ -1160,7 +1160,8 @@ void run_tail(benchmark::State& state, const std::string& key, std::size_t n) {
       const std::int64_t began_ns = clock.now_ns();
       model.fire_until(model.fired() + 1);
       const std::int64_t took_ns = clock.now_ns() - began_ns;
-      if (taken < max_samples) samples[taken++] = static_cast<std::uint32_t>(std::clamp<std::int64_t>(took_ns, 0, 1 << 30));
+      if (taken < max_samples)
+        samples[taken++] = static_cast<std::uint32_t>(std::clamp<std::int64_t>(took_ns, 0, 1 << 30));
     }
   }
   report(state, model, model.fired() - first, allocations);
