@@ -16,7 +16,11 @@ class Strategy {
  public:
   Strategy(C& clock, nautilus::unix_nanos open, nautilus::unix_nanos close) : clock_(clock) {
     using namespace std::chrono_literals;
-    clock_.set_timer("bars-1m", 1min, open, close, [this](const nautilus::TimeEvent& e) { on_bar(e); });
+    // A lambda that captures only `this` fits a TimerCallback's 8 inline bytes: no allocation per
+    // timer (a larger capture goes to a heap block; see docs/timers.md, "Callbacks").
+    auto bar_closed = [this](const nautilus::TimeEvent& e) { on_bar(e); };
+    static_assert(nautilus::TimerCallback::stored_inline<decltype(bar_closed)>);
+    clock_.set_timer("bars-1m", 1min, open, close, bar_closed);
     clock_.set_time_alert("expire-day-orders", close, [this](const nautilus::TimeEvent& e) {
       fmt::print("  {}  #{} {}: DAY orders expired\n", clock_.now(), e.id, e.name);
     });
