@@ -116,31 +116,34 @@ TEST_CASE("TimerCallback copies, moves and destroys what it holds exactly once")
   REQUIRE(live == 0);
 }
 
-TEST_CASE("TimerCallback runs a mutable lambda's state in place; a copy has its own") {
+namespace {
+
+// Runs `callback` (a fresh counter reporting to `counts`) twice, a copy of it once, then it again:
+// each keeps its own count, advanced in place even through a const callback (as std::function).
+void require_own_state_per_copy(const TimerCallback& callback) {
   counts.clear();
+  callback(event_with_id(1));
+  callback(event_with_id(2));
+  const TimerCallback copy = callback;
+  copy(event_with_id(3));
+  callback(event_with_id(4));
+  REQUIRE(counts == std::vector<int>{1, 2, 3, 3});
+}
+
+}  // namespace
+
+TEST_CASE("TimerCallback runs a mutable lambda's state in place; a copy has its own") {
   SECTION("inline") {
     auto counter = [n = 0](const TimeEvent&) mutable { counts.push_back(++n); };
     STATIC_REQUIRE(TimerCallback::stored_inline<decltype(counter)>);
-    const TimerCallback callback = counter;  // a const callback still advances it, as std::function
-    callback(event_with_id(1));
-    callback(event_with_id(2));
-    TimerCallback copy = callback;
-    copy(event_with_id(3));
-    callback(event_with_id(4));
-    REQUIRE(counts == std::vector<int>{1, 2, 3, 3});
+    require_own_state_per_copy(counter);
   }
   SECTION("boxed") {
     auto counter = [n = 0, pad = std::string(40, 'x')](const TimeEvent&) mutable {
       counts.push_back(++n + static_cast<int>(pad.size()) - 40);
     };
     STATIC_REQUIRE_FALSE(TimerCallback::stored_inline<decltype(counter)>);
-    const TimerCallback callback = counter;
-    callback(event_with_id(1));
-    callback(event_with_id(2));
-    TimerCallback copy = callback;
-    copy(event_with_id(3));
-    callback(event_with_id(4));
-    REQUIRE(counts == std::vector<int>{1, 2, 3, 3});
+    require_own_state_per_copy(counter);
   }
 }
 
