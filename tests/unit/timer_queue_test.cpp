@@ -128,6 +128,38 @@ TEST_CASE("TimerQueue keeps a callback alive until its last delivery in progress
   CHECK(queue.timer_count() == 0);
 }
 
+TEST_CASE("TimerQueue keeps a callback alive through more deliveries in progress than its node counts") {
+  // 20 ticks of one periodic timer taken off the queue before any is finished: the node counts 15,
+  // the rest are listed aside. Cancelled, the timer's callback must survive 19 finishes in any
+  // order, and no timer set meanwhile may take its slot.
+  TimerQueue queue;
+  int calls = 0;
+  queue.set_timer("p", 10ns, std::nullopt, std::nullopt, [&](const nautilus::TimeEvent&) { ++calls; }, {},
+                  ClockReading{0, 0});
+  constexpr int deliveries = 20;
+  std::vector<TimerQueue::Due> dues;
+  for (int i = 0; i < deliveries; ++i) {
+    auto due = queue.pop_due(ClockReading{1000, 1000});
+    REQUIRE(due);
+    dues.push_back(std::move(*due));
+  }
+  CHECK(queue.cancel_timer("p"));
+  // Finish from both ends, so that counted and listed deliveries interleave.
+  for (int i = 0; i + 1 < deliveries; ++i) {
+    const auto& due = dues[static_cast<std::size_t>(i % 2 == 0 ? i / 2 : deliveries - 1 - i / 2)];
+    queue.invoke(due);
+    queue.finish(due);
+    REQUIRE(static_cast<bool>(queue.callback_of(dues[static_cast<std::size_t>(deliveries / 2)])));
+    queue.set_time_alert("q" + std::to_string(i), nautilus::from_unix_ns(2000), [&](const nautilus::TimeEvent&) {},
+                         nautilus::PastDeadline::fire_now, ClockReading{1000, 1000});
+  }
+  const auto& last = dues[static_cast<std::size_t>(deliveries / 2)];
+  queue.invoke(last);
+  queue.finish(last);
+  CHECK(calls == deliveries);
+  CHECK(queue.timer_count() == static_cast<std::size_t>(deliveries - 1));
+}
+
 TEST_CASE("TimerQueue keeps names of every length whole, and counts long names' bytes") {
   TimerQueue queue;
   const std::string inline_name(15, 'a');  // the longest kept inline

@@ -474,7 +474,12 @@ class TimerQueue {
     event.missed = missed;
     out->slot = slot;
     out->has_callback = static_cast<bool>(callback_slot(slot));
-    in_flight_.push_back(slot);  // before a retire below, which must then leave the callback in place
+    // Counted before a retire below, which must then leave the callback in place.
+    if (node.deliveries() < Node::max_deliveries) {
+      node.state += Node::delivery_unit;
+    } else {
+      overflowing_.push_back(slot);
+    }
     pop_top();
     if (next != max_ns) {
       const std::int64_t realtime_offset = node.realtime - fire_at;
@@ -497,12 +502,16 @@ class TimerQueue {
   // Ends the delivery of `due`: recycles its timer's slot if the timer is gone. Call it after
   // `invoke` (also when the callback threw) or instead of it.
   void finish(const Due& due) noexcept {
-    // Deliveries in progress are few (one, unless several threads poll a LiveClock): a short scan.
-    const auto it = std::find(in_flight_.begin(), in_flight_.end(), due.slot);
-    if (it == in_flight_.end()) return;
-    *it = in_flight_.back();
-    in_flight_.pop_back();
     Node& node = node_at(due.slot);
+    const auto it = std::find(overflowing_.begin(), overflowing_.end(), due.slot);  // nearly always empty
+    if (it != overflowing_.end()) {
+      *it = overflowing_.back();
+      overflowing_.pop_back();
+    } else if (node.deliveries() != 0) {
+      node.state -= Node::delivery_unit;
+    } else {
+      return;  // not being delivered (a `Due` finished twice): nothing to do
+    }
     if (node.seq() == 0 && !node.recycled() && !delivering(due.slot)) {
       if (node.zombie()) forget_name(due.slot);  // its name was not set again during the delivery
       recycle(due.slot);
@@ -547,6 +556,12 @@ class TimerQueue {
     static constexpr std::uint64_t recycled_flag = 4;
     // Retired while delivered: its name stays in the index until `finish`.
     static constexpr std::uint64_t zombie_flag = 8;
+    // Bits 4 to 7 count its deliveries in progress (between `pop_due` and `finish`): its callback
+    // and slot stay put while any runs. Past 15 (as many threads polling one LiveClock, all
+    // delivering the same timer), the rest are listed in `overflowing_`.
+    static constexpr unsigned delivery_shift = 4;
+    static constexpr std::uint64_t delivery_unit = std::uint64_t{1} << delivery_shift;
+    static constexpr std::uint64_t max_deliveries = 15;
     static constexpr unsigned flag_bits = 8;
 
     // The next tick's ts_event, realtime ns.
@@ -559,6 +574,7 @@ class TimerQueue {
     [[nodiscard]] bool named() const noexcept { return (state & named_flag) != 0; }
     [[nodiscard]] bool recycled() const noexcept { return (state & recycled_flag) != 0; }
     [[nodiscard]] bool zombie() const noexcept { return (state & zombie_flag) != 0; }
+    [[nodiscard]] std::uint64_t deliveries() const noexcept { return (state >> delivery_shift) & max_deliveries; }
     void set(std::uint64_t bit, bool on) noexcept { state = on ? (state | bit) : (state & ~bit); }
     // Not pending any more: the sequence is cleared (stale handles and wheel entries), the flags kept.
     void clear_seq() noexcept { state &= (std::uint64_t{1} << flag_bits) - 1; }
@@ -785,9 +801,7 @@ class TimerQueue {
     return TimerHandle{slot, seq};
   }
 
-  [[nodiscard]] bool delivering(std::uint32_t slot) const noexcept {
-    return std::find(in_flight_.begin(), in_flight_.end(), slot) != in_flight_.end();
-  }
+  [[nodiscard]] bool delivering(std::uint32_t slot) const noexcept { return node_at(slot).deliveries() != 0; }
 
   // The timer stops being pending: its name is free and its handle stale at once. Its slot and
   // callback are recycled now, or after its callback returns if it is running.
@@ -902,8 +916,8 @@ class TimerQueue {
   std::vector<std::uint32_t> tags_;  // a named timer's index tag (its hash's low bits): its home bucket
   std::size_t name_heap_bytes_ = 0;  // long names' blocks (see detail::CompactName)
   std::vector<Period> periods_;
-  // Slots whose callback is being delivered (between pop_due and finish): they stay put.
-  std::vector<std::uint32_t> in_flight_;
+  // Deliveries of a slot past its node's count of 15 (see `Node::max_deliveries`).
+  std::vector<std::uint32_t> overflowing_;
   std::vector<std::uint32_t> free_;
   detail::TimingWheel wheel_;
   const Entry* top_ = nullptr;  // the earliest live entry, while the wheel is unchanged (see `peek`)
