@@ -134,8 +134,9 @@ TEST_CASE("TimerQueue keeps a callback alive through more deliveries in progress
   // order, and no timer set meanwhile may take its slot.
   TimerQueue queue;
   int calls = 0;
-  queue.set_timer("p", 10ns, std::nullopt, std::nullopt, [&](const nautilus::TimeEvent&) { ++calls; }, {},
-                  ClockReading{0, 0});
+  queue.set_timer(
+      "p", 10ns, std::nullopt, std::nullopt, [&](const nautilus::TimeEvent&) { ++calls; }, {},
+      ClockReading{0, 0});
   constexpr int deliveries = 20;
   std::vector<TimerQueue::Due> dues;
   for (int i = 0; i < deliveries; ++i) {
@@ -150,8 +151,9 @@ TEST_CASE("TimerQueue keeps a callback alive through more deliveries in progress
     queue.invoke(due);
     queue.finish(due);
     REQUIRE(static_cast<bool>(queue.callback_of(dues[static_cast<std::size_t>(deliveries / 2)])));
-    queue.set_time_alert("q" + std::to_string(i), nautilus::from_unix_ns(2000), [&](const nautilus::TimeEvent&) {},
-                         nautilus::PastDeadline::fire_now, ClockReading{1000, 1000});
+    queue.set_time_alert(
+        "q" + std::to_string(i), nautilus::from_unix_ns(2000), [&](const nautilus::TimeEvent&) {},
+        nautilus::PastDeadline::fire_now, ClockReading{1000, 1000});
   }
   const auto& last = dues[static_cast<std::size_t>(deliveries / 2)];
   queue.invoke(last);

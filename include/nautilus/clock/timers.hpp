@@ -574,7 +574,9 @@ class TimerQueue {
     [[nodiscard]] bool named() const noexcept { return (state & named_flag) != 0; }
     [[nodiscard]] bool recycled() const noexcept { return (state & recycled_flag) != 0; }
     [[nodiscard]] bool zombie() const noexcept { return (state & zombie_flag) != 0; }
-    [[nodiscard]] std::uint64_t deliveries() const noexcept { return (state >> delivery_shift) & max_deliveries; }
+    [[nodiscard]] std::uint64_t deliveries() const noexcept {
+      return (state >> delivery_shift) & max_deliveries;
+    }
     void set(std::uint64_t bit, bool on) noexcept { state = on ? (state | bit) : (state & ~bit); }
     // Not pending any more: the sequence is cleared (stale handles and wheel entries), the flags kept.
     void clear_seq() noexcept { state &= (std::uint64_t{1} << flag_bits) - 1; }
