@@ -294,10 +294,10 @@ class RecordingClock {
 
   // ---- timers (forwarded to C; see timers.hpp for the rules) ----
 
-  TimerHandle set_time_alert(std::string name, unix_nanos at, TimerCallback callback = {},
+  TimerHandle set_time_alert(std::string_view name, unix_nanos at, TimerCallback callback = {},
                              PastDeadline past = PastDeadline::fire_now) {
     writer_->throw_pending();
-    return clock_.set_time_alert(std::move(name), at, wrap(std::move(callback)), past);
+    return clock_.set_time_alert(name, at, wrap(std::move(callback)), past);
   }
 
   TimerHandle set_time_alert(unix_nanos at, TimerCallback callback,
@@ -306,12 +306,12 @@ class RecordingClock {
     return clock_.set_time_alert(at, wrap(std::move(callback)), past);
   }
 
-  TimerHandle set_timer(std::string name, std::chrono::nanoseconds interval,
+  TimerHandle set_timer(std::string_view name, std::chrono::nanoseconds interval,
                         std::optional<unix_nanos> start = std::nullopt,
                         std::optional<unix_nanos> stop = std::nullopt, TimerCallback callback = {},
                         TimerOptions options = {}) {
     writer_->throw_pending();
-    return clock_.set_timer(std::move(name), interval, start, stop, wrap(std::move(callback)), options);
+    return clock_.set_timer(name, interval, start, stop, wrap(std::move(callback)), options);
   }
 
   bool cancel_timer(std::string_view name) {
@@ -481,11 +481,11 @@ class ReplayClock {
 
   // ---- timers ----
 
-  TimerHandle set_time_alert(std::string name, unix_nanos at, TimerCallback callback = {},
+  TimerHandle set_time_alert(std::string_view name, unix_nanos at, TimerCallback callback = {},
                              PastDeadline past = PastDeadline::fire_now) {
     std::lock_guard lock{mutex_};
-    Timer& timer = add_timer(name, std::move(callback));
-    timer.handle = registry_.set_time_alert(std::move(name), at, {}, past, reading_now());
+    Timer& timer = add_timer(std::string(name), std::move(callback));
+    timer.handle = registry_.set_time_alert(name, at, {}, past, reading_now());
     return timer.handle;
   }
 
@@ -497,13 +497,13 @@ class ReplayClock {
     return timer.handle;
   }
 
-  TimerHandle set_timer(std::string name, std::chrono::nanoseconds interval,
+  TimerHandle set_timer(std::string_view name, std::chrono::nanoseconds interval,
                         std::optional<unix_nanos> start = std::nullopt,
                         std::optional<unix_nanos> stop = std::nullopt, TimerCallback callback = {},
                         TimerOptions options = {}) {
     std::lock_guard lock{mutex_};
-    Timer& timer = add_timer(name, std::move(callback));
-    timer.handle = registry_.set_timer(std::move(name), interval, start, stop, {}, options, reading_now());
+    Timer& timer = add_timer(std::string(name), std::move(callback));
+    timer.handle = registry_.set_timer(name, interval, start, stop, {}, options, reading_now());
     timer.interval = interval;
     timer.stop = stop;
     return timer.handle;

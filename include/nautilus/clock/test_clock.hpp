@@ -65,9 +65,9 @@ class TestClock {
   // ---- timers (see timers.hpp for the rules) ----
 
   // A one-shot alert at `at`. Without a callback its event goes to `take_events()`.
-  TimerHandle set_time_alert(std::string name, unix_nanos at, TimerCallback callback = {},
+  TimerHandle set_time_alert(std::string_view name, unix_nanos at, TimerCallback callback = {},
                              PastDeadline past = PastDeadline::fire_now) {
-    return timers_.set_time_alert(std::move(name), at, std::move(callback), past, reading());
+    return timers_.set_time_alert(name, at, std::move(callback), past, reading());
   }
 
   // An anonymous alert, cancelled by handle: no name to invent or keep unique.
@@ -76,10 +76,10 @@ class TestClock {
   }
 
   // A periodic timer from `start` (default now) every `interval`, until `stop` (inclusive).
-  TimerHandle set_timer(std::string name, std::chrono::nanoseconds interval,
+  TimerHandle set_timer(std::string_view name, std::chrono::nanoseconds interval,
                         std::optional<unix_nanos> start = std::nullopt, std::optional<unix_nanos> stop = std::nullopt,
                         TimerCallback callback = {}, TimerOptions options = {}) {
-    return timers_.set_timer(std::move(name), interval, start, stop, std::move(callback), options, reading());
+    return timers_.set_timer(name, interval, start, stop, std::move(callback), options, reading());
   }
 
   bool cancel_timer(std::string_view name) { return timers_.cancel_timer(name); }

@@ -285,12 +285,12 @@ class TimerQueue {
 
   // A one-shot alert at realtime `at`. Throws `clock_error` for an empty or pending name, or, with
   // `PastDeadline::error`, an `at` before `now`.
-  TimerHandle set_time_alert(std::string name, unix_nanos at, TimerCallback callback, PastDeadline past,
+  TimerHandle set_time_alert(std::string_view name, unix_nanos at, TimerCallback callback, PastDeadline past,
                              ClockReading now) {
     const NameLookup lookup = validate_name("set_time_alert", name);
     const std::int64_t deadline = to_monotonic("set_time_alert", name, at, now);
     if (deadline < now.monotonic_ns && past == PastDeadline::error) {
-      throw clock_error("set_time_alert: alert '" + name + "' at " + format_iso8601(at) +
+      throw clock_error("set_time_alert: alert '" + std::string(name) + "' at " + format_iso8601(at) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
     return insert(&name, lookup, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst,
@@ -315,28 +315,28 @@ class TimerQueue {
   // `stop` to never. Throws `clock_error` for an empty or pending name, an interval <= 0, `stop`
   // before `start`, no tick at or before `stop`, or, with `PastDeadline::error`, a first tick
   // before `now`.
-  TimerHandle set_timer(std::string name, std::chrono::nanoseconds interval, std::optional<unix_nanos> start,
+  TimerHandle set_timer(std::string_view name, std::chrono::nanoseconds interval, std::optional<unix_nanos> start,
                         std::optional<unix_nanos> stop, TimerCallback callback, TimerOptions options,
                         ClockReading now) {
     const NameLookup lookup = validate_name("set_timer", name);
     if (interval <= std::chrono::nanoseconds::zero()) {
-      throw clock_error("set_timer: the interval of '" + name + "' must be positive, got " +
+      throw clock_error("set_timer: the interval of '" + std::string(name) + "' must be positive, got " +
                         std::to_string(interval.count()) + "ns");
     }
     const unix_nanos begin = start.value_or(from_unix_ns(now.realtime_ns));
     if (stop && *stop < begin) {
-      throw clock_error("set_timer: the stop " + format_iso8601(*stop) + " of '" + name + "' is before its start " +
+      throw clock_error("set_timer: the stop " + format_iso8601(*stop) + " of '" + std::string(name) + "' is before its start " +
                         format_iso8601(begin));
     }
     const unix_nanos first = options.fire_immediately ? begin : checked_add(begin, interval);
     if (stop && first > *stop) {
-      throw clock_error("set_timer: '" + name + "' has no tick at or before its stop " + format_iso8601(*stop) +
+      throw clock_error("set_timer: '" + std::string(name) + "' has no tick at or before its stop " + format_iso8601(*stop) +
                         " (the first would be at " + format_iso8601(first) + ")");
     }
     const std::int64_t deadline = to_monotonic("set_timer", name, first, now);
     const std::int64_t stop_ns = stop ? to_monotonic("set_timer", name, *stop, now) : max_ns;
     if (deadline < now.monotonic_ns && options.past == PastDeadline::error) {
-      throw clock_error("set_timer: the first tick of '" + name + "' at " + format_iso8601(first) +
+      throw clock_error("set_timer: the first tick of '" + std::string(name) + "' at " + format_iso8601(first) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
     return insert(&name, lookup, deadline, interval.count(), stop_ns, to_unix_ns(first), options.missed_ticks,
@@ -533,7 +533,7 @@ class TimerQueue {
  private:
   static constexpr std::int64_t max_ns = std::numeric_limits<std::int64_t>::max();
   static constexpr std::uint32_t no_slot = std::numeric_limits<std::uint32_t>::max();
-  static inline const std::string anonymous_name = "(anonymous)";
+  static constexpr std::string_view anonymous_name = "(anonymous)";
   // An entry packs (creation sequence, slot) into one word: 40 bits of sequence (10^12 timers set
   // per queue) and 24 bits of slot (16'777'215 timers pending at once).
   static constexpr unsigned slot_bits = 24;
@@ -714,31 +714,31 @@ class TimerQueue {
   // ---- validation and conversion ----
 
   // Returns the name's lookup for the insert that follows.
-  [[nodiscard]] NameLookup validate_name(const char* operation, const std::string& name) const {
+  [[nodiscard]] NameLookup validate_name(const char* operation, std::string_view name) const {
     if (name.empty()) throw clock_error(std::string(operation) + ": the timer name is empty");
     const NameLookup found = lookup(name, hash_of(name));
     if (const std::uint32_t slot = found.slot; slot != no_slot) {
-      throw clock_error(std::string(operation) + ": a timer named '" + name +
+      throw clock_error(std::string(operation) + ": a timer named '" + std::string(name) +
                         "' is already pending (next at " + format_iso8601(realtime_of(node_at(slot))) +
                         "); cancel it first or pick another name");
     }
     return found;
   }
 
-  static std::int64_t to_monotonic(const char* operation, const std::string& name, unix_nanos t,
+  static std::int64_t to_monotonic(const char* operation, std::string_view name, unix_nanos t,
                                     ClockReading now) {
     // deadline = now.monotonic + (t - now.realtime), checked: both steps can leave int64.
     const std::int64_t ahead = to_unix_ns(t);
     const std::int64_t base = now.realtime_ns;
     constexpr std::int64_t min = std::numeric_limits<std::int64_t>::min();
     if ((base < 0 && ahead > max_ns + base) || (base > 0 && ahead < min + base)) {
-      throw clock_error(std::string(operation) + ": '" + name + "' at " + format_iso8601(t) +
+      throw clock_error(std::string(operation) + ": '" + std::string(name) + "' at " + format_iso8601(t) +
                         " is too far from the current time to schedule");
     }
     const std::int64_t delta = ahead - base;
     const std::int64_t mono = now.monotonic_ns;
     if ((delta > 0 && mono > max_ns - delta) || (delta < 0 && mono < min - delta)) {
-      throw clock_error(std::string(operation) + ": '" + name + "' at " + format_iso8601(t) +
+      throw clock_error(std::string(operation) + ": '" + std::string(name) + "' at " + format_iso8601(t) +
                         " is too far from the current time to schedule");
     }
     return mono + delta;
@@ -748,7 +748,7 @@ class TimerQueue {
 
   static unix_nanos realtime_of(const Node& node) noexcept { return from_unix_ns(node.realtime); }
 
-  TimerHandle insert(const std::string* name, NameLookup lookup, std::int64_t deadline, std::int64_t interval,
+  TimerHandle insert(const std::string_view* name, NameLookup lookup, std::int64_t deadline, std::int64_t interval,
                      std::int64_t stop, std::int64_t realtime, MissedTicks policy, TimerCallback callback) {
     if (next_seq_ > max_seq) throw clock_error("TimerQueue: more than 2^40 timers set on one queue");
     detail::CompactName stored;
