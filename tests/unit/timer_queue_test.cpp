@@ -309,7 +309,8 @@ TEST_CASE("TimerQueue copies a name given as a std::string_view: the caller's bu
   TimerQueue queue;
   std::string buffer = "order-12345-expiry and more";
   const std::string_view name = std::string_view(buffer).substr(0, 18);  // not NUL-terminated
-  queue.set_time_alert(name, nautilus::from_unix_ns(10), {}, nautilus::PastDeadline::fire_now, ClockReading{0, 0});
+  queue.set_time_alert(name, nautilus::from_unix_ns(10), {}, nautilus::PastDeadline::fire_now,
+                       ClockReading{0, 0});
   buffer.assign(buffer.size(), 'x');
   REQUIRE(queue.timer_names() == std::vector<std::string>{"order-12345-expiry"});
   REQUIRE(queue.has_timer("order-12345-expiry"));

@@ -87,7 +87,8 @@ class LiveClock {
   TimerHandle set_time_alert(std::string_view name, unix_nanos at, TimerCallback callback = {},
                              PastDeadline past = PastDeadline::fire_now) {
     std::lock_guard lock{mutex_};
-    const TimerHandle handle = timers_.set_time_alert(name, at, std::move(callback), past, scheduling_reading());
+    const TimerHandle handle =
+        timers_.set_time_alert(name, at, std::move(callback), past, scheduling_reading());
     wake_runner();
     return handle;
   }
@@ -101,8 +102,9 @@ class LiveClock {
   }
 
   TimerHandle set_timer(std::string_view name, std::chrono::nanoseconds interval,
-                        std::optional<unix_nanos> start = std::nullopt, std::optional<unix_nanos> stop = std::nullopt,
-                        TimerCallback callback = {}, TimerOptions options = {}) {
+                        std::optional<unix_nanos> start = std::nullopt,
+                        std::optional<unix_nanos> stop = std::nullopt, TimerCallback callback = {},
+                        TimerOptions options = {}) {
     std::lock_guard lock{mutex_};
     const TimerHandle handle =
         timers_.set_timer(name, interval, start, stop, std::move(callback), options, scheduling_reading());

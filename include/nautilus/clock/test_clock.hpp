@@ -77,8 +77,9 @@ class TestClock {
 
   // A periodic timer from `start` (default now) every `interval`, until `stop` (inclusive).
   TimerHandle set_timer(std::string_view name, std::chrono::nanoseconds interval,
-                        std::optional<unix_nanos> start = std::nullopt, std::optional<unix_nanos> stop = std::nullopt,
-                        TimerCallback callback = {}, TimerOptions options = {}) {
+                        std::optional<unix_nanos> start = std::nullopt,
+                        std::optional<unix_nanos> stop = std::nullopt, TimerCallback callback = {},
+                        TimerOptions options = {}) {
     return timers_.set_timer(name, interval, start, stop, std::move(callback), options, reading());
   }
 

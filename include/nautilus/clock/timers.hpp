@@ -315,9 +315,9 @@ class TimerQueue {
   // `stop` to never. Throws `clock_error` for an empty or pending name, an interval <= 0, `stop`
   // before `start`, no tick at or before `stop`, or, with `PastDeadline::error`, a first tick
   // before `now`.
-  TimerHandle set_timer(std::string_view name, std::chrono::nanoseconds interval, std::optional<unix_nanos> start,
-                        std::optional<unix_nanos> stop, TimerCallback callback, TimerOptions options,
-                        ClockReading now) {
+  TimerHandle set_timer(std::string_view name, std::chrono::nanoseconds interval,
+                        std::optional<unix_nanos> start, std::optional<unix_nanos> stop,
+                        TimerCallback callback, TimerOptions options, ClockReading now) {
     const NameLookup lookup = validate_name("set_timer", name);
     if (interval <= std::chrono::nanoseconds::zero()) {
       throw clock_error("set_timer: the interval of '" + std::string(name) + "' must be positive, got " +
@@ -325,19 +325,20 @@ class TimerQueue {
     }
     const unix_nanos begin = start.value_or(from_unix_ns(now.realtime_ns));
     if (stop && *stop < begin) {
-      throw clock_error("set_timer: the stop " + format_iso8601(*stop) + " of '" + std::string(name) + "' is before its start " +
-                        format_iso8601(begin));
+      throw clock_error("set_timer: the stop " + format_iso8601(*stop) + " of '" + std::string(name) +
+                        "' is before its start " + format_iso8601(begin));
     }
     const unix_nanos first = options.fire_immediately ? begin : checked_add(begin, interval);
     if (stop && first > *stop) {
-      throw clock_error("set_timer: '" + std::string(name) + "' has no tick at or before its stop " + format_iso8601(*stop) +
-                        " (the first would be at " + format_iso8601(first) + ")");
+      throw clock_error("set_timer: '" + std::string(name) + "' has no tick at or before its stop " +
+                        format_iso8601(*stop) + " (the first would be at " + format_iso8601(first) + ")");
     }
     const std::int64_t deadline = to_monotonic("set_timer", name, first, now);
     const std::int64_t stop_ns = stop ? to_monotonic("set_timer", name, *stop, now) : max_ns;
     if (deadline < now.monotonic_ns && options.past == PastDeadline::error) {
-      throw clock_error("set_timer: the first tick of '" + std::string(name) + "' at " + format_iso8601(first) +
-                        " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
+      throw clock_error("set_timer: the first tick of '" + std::string(name) + "' at " +
+                        format_iso8601(first) + " is before the current time " +
+                        format_iso8601(from_unix_ns(now.realtime_ns)));
     }
     return insert(&name, lookup, deadline, interval.count(), stop_ns, to_unix_ns(first), options.missed_ticks,
                   std::move(callback));
@@ -726,7 +727,7 @@ class TimerQueue {
   }
 
   static std::int64_t to_monotonic(const char* operation, std::string_view name, unix_nanos t,
-                                    ClockReading now) {
+                                   ClockReading now) {
     // deadline = now.monotonic + (t - now.realtime), checked: both steps can leave int64.
     const std::int64_t ahead = to_unix_ns(t);
     const std::int64_t base = now.realtime_ns;
@@ -748,8 +749,9 @@ class TimerQueue {
 
   static unix_nanos realtime_of(const Node& node) noexcept { return from_unix_ns(node.realtime); }
 
-  TimerHandle insert(const std::string_view* name, NameLookup lookup, std::int64_t deadline, std::int64_t interval,
-                     std::int64_t stop, std::int64_t realtime, MissedTicks policy, TimerCallback callback) {
+  TimerHandle insert(const std::string_view* name, NameLookup lookup, std::int64_t deadline,
+                     std::int64_t interval, std::int64_t stop, std::int64_t realtime, MissedTicks policy,
+                     TimerCallback callback) {
     if (next_seq_ > max_seq) throw clock_error("TimerQueue: more than 2^40 timers set on one queue");
     detail::CompactName stored;
     if (name != nullptr) stored.assign(*name);  // may throw: before anything has changed
