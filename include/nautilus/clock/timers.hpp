@@ -293,7 +293,7 @@ class TimerQueue {
       throw clock_error("set_time_alert: alert '" + std::string(name) + "' at " + format_iso8601(at) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(&name, lookup, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst,
+    return insert(name, lookup, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst,
                   std::move(callback));
   }
 
@@ -306,7 +306,7 @@ class TimerQueue {
       throw clock_error("set_time_alert: an anonymous alert at " + format_iso8601(at) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(nullptr, NameLookup{}, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst,
+    return insert({}, NameLookup{}, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst,
                   std::move(callback));
   }
 
@@ -340,7 +340,7 @@ class TimerQueue {
                         format_iso8601(first) + " is before the current time " +
                         format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(&name, lookup, deadline, interval.count(), stop_ns, to_unix_ns(first), options.missed_ticks,
+    return insert(name, lookup, deadline, interval.count(), stop_ns, to_unix_ns(first), options.missed_ticks,
                   std::move(callback));
   }
 
@@ -749,12 +749,14 @@ class TimerQueue {
 
   static unix_nanos realtime_of(const Node& node) noexcept { return from_unix_ns(node.realtime); }
 
-  TimerHandle insert(const std::string_view* name, NameLookup lookup, std::int64_t deadline,
+  // An empty `name` sets an anonymous timer (a named one's is never empty: `validate_name`).
+  TimerHandle insert(std::string_view name, NameLookup lookup, std::int64_t deadline,
                      std::int64_t interval, std::int64_t stop, std::int64_t realtime, MissedTicks policy,
                      TimerCallback callback) {
     if (next_seq_ > max_seq) throw clock_error("TimerQueue: more than 2^40 timers set on one queue");
     detail::CompactName stored;
-    if (name != nullptr) stored.assign(*name);  // may throw: before anything has changed
+    const bool named = !name.empty();
+    if (named) stored.assign(name);  // may throw: before anything has changed
     // What may allocate comes before any change, so that a std::bad_alloc leaves the queue as it was.
     const bool fresh = free_.empty();
     if (fresh && slot_count_ >= slot_mask) {  // slot + 1 must fit an index entry's 24 bits
@@ -766,11 +768,11 @@ class TimerQueue {
     // size). `names_` last: its size says both are there.
     const std::uint32_t slots = fresh ? slot_count_ + 1 : slot_count_;
     if (interval != 0 && slot >= periods_.size()) periods_.resize(slots);
-    if (name != nullptr && slot >= names_.size()) {
+    if (named && slot >= names_.size()) {
       tags_.resize(slots);
       names_.resize(slots);
     }
-    if (name != nullptr && lookup.zombie_bucket == no_bucket && (named_ + 1) * 2 > index_.size()) grow_index();
+    if (named && lookup.zombie_bucket == no_bucket && (named_ + 1) * 2 > index_.size()) grow_index();
     if (fresh) {
       ++slot_count_;
     } else {
@@ -778,7 +780,7 @@ class TimerQueue {
     }
     if (slot < periods_.size()) periods_[slot] = Period{interval, stop, 0, policy};
     Node& node = node_at(slot);
-    if (name != nullptr) {
+    if (named) {
       names_[slot] = std::move(stored);
       tags_[slot] = tag_of(lookup.hash);
       name_heap_bytes_ += names_[slot].heap_bytes();
@@ -786,9 +788,9 @@ class TimerQueue {
     const std::uint64_t seq = next_seq_++;
     node = Node{.realtime = realtime,
                 .state = seq << Node::flag_bits | (interval != 0 ? Node::periodic_flag : 0) |
-                         (name != nullptr ? Node::named_flag : 0)};
+                         (named ? Node::named_flag : 0)};
     callback_slot(slot).swap(callback);  // the slot's callback is empty: a swap is the cheapest move
-    if (name != nullptr) {
+    if (named) {
       if (lookup.zombie_bucket != no_bucket) {
         // The name's retired timer is still being delivered (typically its callback is setting the
         // name again): the new timer takes over its index entry, with no probe or shift.
