@@ -574,7 +574,7 @@ class HoldTestClockCollect final : public Model {
       const auto next = clock_.next_deadline();
       for (TimeEvent& event : clock_.advance_time_collect(*next)) {
         const std::chrono::nanoseconds increment{increments_[fired_++ & increment_mask]};
-        clock_.set_time_alert(std::move(event.name), event.ts_event + increment);
+        clock_.set_time_alert(event.name, event.ts_event + increment);
       }
     }
   }
@@ -603,7 +603,7 @@ class HoldTimerQueue final : public Model {
       const ClockReading now{deadline_ns, deadline_ns};
       while (auto due = queue_.pop_due(now)) {
         const std::chrono::nanoseconds increment{increments_[fired_++ & increment_mask]};
-        queue_.set_time_alert(std::move(due->event.name), due->event.ts_event + increment, {},
+        queue_.set_time_alert(due->event.name, due->event.ts_event + increment, {},
                               nautilus::PastDeadline::fire_now, now);
         queue_.finish(*due);
       }
