@@ -33,10 +33,13 @@ void check_top(TimingWheel& wheel, const Model& model, std::int64_t limit) {
 }  // namespace
 
 TEST_CASE("TimingWheel pops in (deadline, order) order, like a sorted set, at every scale") {
+  // Threshold 0 stages every chained slot's cascade (the default, only slots of more than 32).
+  const std::size_t threshold = GENERATE(TimingWheel::default_stage_threshold, std::size_t{0});
+  CAPTURE(threshold);
   for (const std::int64_t span : {std::int64_t{100}, std::int64_t{1} << 20, std::int64_t{1} << 40,
                                   std::numeric_limits<std::int64_t>::max() / 4}) {
     CAPTURE(span);
-    TimingWheel wheel;
+    TimingWheel wheel{threshold};
     Model model;
     std::mt19937_64 rng{static_cast<std::uint64_t>(span)};
     std::uint64_t order = 0;
@@ -274,4 +277,103 @@ TEST_CASE("TimingWheel sweeps chained slots of many blocks, and is reusable afte
   wheel.push({5, ++order});
   REQUIRE(wheel.top(std::numeric_limits<std::int64_t>::max()) != nullptr);
   CHECK(wheel.top(std::numeric_limits<std::int64_t>::max())->order == order);
+}
+
+namespace {
+
+// A hold model of `entries` entries over 1 ms (pop the earliest, push a replacement up to 1 ms
+// later), checked against a sorted set at every pop; returns the most entries one call moved at
+// once after the first `warm_up` pops.
+std::size_t hold_largest_cascade(std::size_t threshold, std::size_t entries, int pops, int warm_up) {
+  TimingWheel wheel{threshold};
+  Model model;
+  std::mt19937_64 rng{11};
+  std::uint64_t order = 0;
+  for (std::size_t i = 0; i < entries; ++i) {
+    const auto deadline = static_cast<std::int64_t>(rng() % 1'000'000);
+    wheel.push({deadline, ++order});
+    model.insert({deadline, order});
+  }
+  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  for (int pop = 0; pop < pops; ++pop) {
+    if (pop == warm_up) wheel.reset_largest_cascade();
+    const WheelEntry* top = wheel.top(max);
+    REQUIRE(top != nullptr);
+    REQUIRE(top->deadline == model.begin()->first);
+    REQUIRE(top->order == model.begin()->second);
+    const std::int64_t now = top->deadline;
+    wheel.pop();
+    model.erase(model.begin());
+    // Every eighth replacement ties with the entry just popped (a deadline staged or not yet).
+    const std::int64_t deadline = pop % 8 == 0 ? now : now + 1 + static_cast<std::int64_t>(rng() % 1'000'000);
+    wheel.push({deadline, ++order});
+    model.insert({deadline, order});
+  }
+  return wheel.largest_cascade();
+}
+
+}  // namespace
+
+TEST_CASE("TimingWheel stages its cascades: in a hold model no call moves more than a few dozen entries") {
+  // 10^4 entries over 1 ms: a level-3 slot (262 us) holds some 2,600 of them and a level-2 slot
+  // (4.1 us) some 40, both staged; what moves at once is the first level-2 slot of each
+  // swapped-in bank, and what is left of a staged slot that filled faster than pops drained it.
+  const std::size_t staged = hold_largest_cascade(TimingWheel::default_stage_threshold, 10'000, 150'000, 20'000);
+  INFO("largest cascade, staged: " << staged);
+  CHECK(staged <= 128);
+  // Nothing staged: whole level-3 slots move at once.
+  const std::size_t whole = hold_largest_cascade(std::numeric_limits<std::size_t>::max(), 10'000, 150'000, 20'000);
+  INFO("largest cascade, not staged: " << whole);
+  CHECK(whole >= 1'000);
+}
+
+TEST_CASE("TimingWheel sweeps and restarts with slots staged, their entries half in a bank") {
+  // Every chained slot staged (threshold 0); a sweep or a restart while slots are half drained
+  // must neither lose nor duplicate an entry.
+  TimingWheel wheel{0};
+  Model model;
+  std::mt19937_64 rng{5};
+  std::uint64_t order = 0;
+  for (int i = 0; i < 5'000; ++i) {
+    const auto deadline = static_cast<std::int64_t>(rng() % 10'000'000);
+    wheel.push({deadline, ++order});
+    model.insert({deadline, order});
+  }
+  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  for (int round = 0; round < 40; ++round) {
+    for (int pop = 0; pop < 50; ++pop) {
+      check_top(wheel, model, max);
+      wheel.pop();
+      model.erase(model.begin());
+    }
+    if (round % 2 == 0) {
+      const std::uint64_t salt = rng();
+      auto stale = [salt](const WheelEntry& e) { return (e.order ^ salt) % 7 == 0; };
+      std::size_t expected = 0;
+      for (auto it = model.begin(); it != model.end();) {
+        if ((it->second ^ salt) % 7 == 0) {
+          it = model.erase(it);
+          ++expected;
+        } else {
+          ++it;
+        }
+      }
+      REQUIRE(wheel.remove_if(stale) == expected);
+    } else {
+      // Keys behind the cursor, enough to restart the wheel (an eighth of its entries).
+      const std::int64_t now = model.begin()->first;
+      for (std::size_t i = 0; i < model.size() / 4 + 70; ++i) {
+        const std::int64_t deadline = now - 1 - static_cast<std::int64_t>(rng() % 1'000);
+        wheel.push({deadline, ++order});
+        model.insert({deadline, order});
+      }
+    }
+    REQUIRE(wheel.size() == model.size());
+  }
+  while (!model.empty()) {
+    check_top(wheel, model, max);
+    wheel.pop();
+    model.erase(model.begin());
+  }
+  CHECK(wheel.top(max) == nullptr);
 }
