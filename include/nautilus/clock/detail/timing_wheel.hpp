@@ -101,11 +101,10 @@ class TimingWheel {
   TimingWheel(TimingWheel&&) = delete;
   TimingWheel& operator=(TimingWheel&&) = delete;
   ~TimingWheel() {
-    for (auto& level : chains_) {
-      for (Chain& chain : level) delete_blocks(chain.head);
-    }
-    for (auto& level : bank_chains_) {
-      for (Chain& chain : level) delete_blocks(chain.head);
+    for (auto& level : chain_sets_) {
+      for (auto& set : level) {
+        for (Chain& chain : set) delete_blocks(chain.head);
+      }
     }
     delete_blocks(pool_);
   }
@@ -177,7 +176,7 @@ class TimingWheel {
         if (unchain(level, slot, start, end)) return near_.front().deadline <= limit ? &near_.front() : nullptr;
         continue;
       }
-      std::vector<WheelEntry>& entries = slots_[level][slot];
+      std::vector<WheelEntry>& entries = slots(level)[slot];
       if (level == 0) {
         if (current_ != slot) {
           std::sort(entries.begin(), entries.end(),
@@ -216,11 +215,11 @@ class TimingWheel {
     if (!near_.empty()) {
       if (near_.size() > 1) return near_.size() == 2 || !later(near_[1], near_[2]) ? &near_[1] : &near_[2];
     } else {
-      const std::vector<WheelEntry>& entries = slots_[0][current_];
+      const std::vector<WheelEntry>& entries = slots(0)[current_];
       if (front_ + 1 < entries.size()) return &entries[front_ + 1];
       const std::uint64_t later_slots =
           current_ + 1 < 64 ? occupied_[0] >> (current_ + 1) << (current_ + 1) : 0;
-      if (later_slots != 0) return &slots_[0][static_cast<unsigned>(std::countr_zero(later_slots))][0];
+      if (later_slots != 0) return &slots(0)[static_cast<unsigned>(std::countr_zero(later_slots))][0];
       nonempty &= ~1U;  // level 0 holds only the slot being consumed
     }
     if (nonempty == 0) return nullptr;
@@ -230,7 +229,7 @@ class TimingWheel {
       if (slot == staged_[level]) return nullptr;  // its entries are in a bank, some moved
       return &chain_at(level, slot).head->entries[0];
     }
-    return &slots_[level][slot][0];
+    return &slots(level)[slot][0];
   }
 
   // Removes the entry `top` returned. Call only right after a non-null `top`.
@@ -242,7 +241,7 @@ class TimingWheel {
       near_.pop_back();
       return;
     }
-    std::vector<WheelEntry>& entries = slots_[0][current_];
+    std::vector<WheelEntry>& entries = slots(0)[current_];
     if (++front_ == entries.size()) {
       entries.clear();
       recycle(entries);
@@ -258,14 +257,14 @@ class TimingWheel {
 
   void clear() {
     size_ = 0;
-    for (auto& level : slots_) {
-      for (auto& entries : level) {
+    for (auto& set : vector_sets_) {
+      for (auto& entries : set) {
         entries.clear();
         recycle(entries);
       }
     }
-    for (auto& level : chains_) {
-      for (Chain& chain : level) release(chain);
+    for (unsigned level = chained_from; level < levels; ++level) {
+      for (Chain& chain : chains(level)) release(chain);
     }
     unstage();
     occupied_.fill(0);
@@ -290,7 +289,7 @@ class TimingWheel {
     }
     for (unsigned level = chained_from; level < levels - 1; ++level) {
       for (unsigned slot = 0; slot < 64; ++slot) {
-        Chain& chain = bank_chains_[level - chained_from][slot];
+        Chain& chain = bank_chains(level)[slot];
         if (chain.size == 0) continue;
         removed += sweep(chain, stale);
         if (chain.size == 0) bank_occupied_[level] &= ~(std::uint64_t{1} << slot);
@@ -298,7 +297,7 @@ class TimingWheel {
     }
     for (unsigned level = 0; level < chained_from; ++level) {
       for (unsigned slot = 0; slot < 64; ++slot) {
-        std::vector<WheelEntry>& entries = slots_[level][slot];
+        std::vector<WheelEntry>& entries = slots(level)[slot];
         if (entries.empty()) continue;
         const bool consumed = level == 0 && slot == current_;  // its consumed entries go too
         removed += sweep(entries, consumed ? front_ : 0, stale);
@@ -311,7 +310,7 @@ class TimingWheel {
       }
     }
     for (unsigned slot = 0; slot < 64; ++slot) {
-      std::vector<WheelEntry>& entries = bank1_[slot];
+      std::vector<WheelEntry>& entries = bank_vectors()[slot];
       if (entries.empty()) continue;
       removed += sweep(entries, 0, stale);
       if (entries.empty()) {
@@ -386,10 +385,28 @@ class TimingWheel {
   // KiB; at 16, a 10^3-timer hold model allocated once per 40 fires).
   static constexpr std::size_t kept_blocks = 256;
 
-  [[nodiscard]] Chain& chain_at(unsigned level, unsigned slot) noexcept { return chains_[level - chained_from][slot]; }
-  [[nodiscard]] const Chain& chain_at(unsigned level, unsigned slot) const noexcept {
-    return chains_[level - chained_from][slot];
+  // Each level from 1 up has two sets of slots: the level's, and the bank that stages the slot above
+  // (see "Staged cascades"); bit L of `flip_` says which is which. Swapping a bank in flips the bit.
+  [[nodiscard]] std::array<Chain, 64>& chains(unsigned level) noexcept {
+    return chain_sets_[level - chained_from][(flip_ >> level) & 1U];
   }
+  [[nodiscard]] const std::array<Chain, 64>& chains(unsigned level) const noexcept {
+    return chain_sets_[level - chained_from][(flip_ >> level) & 1U];
+  }
+  [[nodiscard]] std::array<Chain, 64>& bank_chains(unsigned level) noexcept {
+    return chain_sets_[level - chained_from][((flip_ >> level) & 1U) ^ 1U];
+  }
+  [[nodiscard]] std::array<std::vector<WheelEntry>, 64>& slots(unsigned level) noexcept {
+    return vector_sets_[level + ((flip_ >> level) & 1U)];  // level 0: set 0; level 1: set 1 or 2
+  }
+  [[nodiscard]] const std::array<std::vector<WheelEntry>, 64>& slots(unsigned level) const noexcept {
+    return vector_sets_[level + ((flip_ >> level) & 1U)];
+  }
+  [[nodiscard]] std::array<std::vector<WheelEntry>, 64>& bank_vectors() noexcept {
+    return vector_sets_[1 + (((flip_ >> 1U) & 1U) ^ 1U)];
+  }
+  [[nodiscard]] Chain& chain_at(unsigned level, unsigned slot) noexcept { return chains(level)[slot]; }
+  [[nodiscard]] const Chain& chain_at(unsigned level, unsigned slot) const noexcept { return chains(level)[slot]; }
 
   [[nodiscard]] Block* take_block() {
     Block* block = pool_;
@@ -522,9 +539,9 @@ class TimingWheel {
   void bank_place(unsigned level, std::uint64_t key, WheelEntry e) {
     const auto slot = static_cast<unsigned>((key >> (6 * level)) & 63U);
     if (level >= chained_from) {
-      chain_append(bank_chains_[level - chained_from][slot], e);
+      chain_append(bank_chains(level)[slot], e);
     } else {
-      slot_append(bank1_[slot], e);
+      slot_append(bank_vectors()[slot], e);
     }
     bank_occupied_[level] |= std::uint64_t{1} << slot;
   }
@@ -552,32 +569,52 @@ class TimingWheel {
   std::size_t drain(unsigned level, std::size_t most) {
     Chain& chain = chain_at(level, staged_[level]);
     std::uint32_t& used = used_[level];  // entries of the head block already moved
+    const unsigned below = level - 1;
     std::size_t moved = 0;
-    while (moved < most) {
-      if (chain.size == 0) {
-        Block* head = chain.head;
-        if (head != nullptr) {
-          give_back(head->next);
-          head->next = nullptr;
-        }
-        chain = Chain{head, head, 0, 0};
-        used = 0;
-        active_ &= ~(1U << level);
-        break;
-      }
+    while (moved < most && chain.size != 0) {
       Block* head = chain.head;
-      if (used == chain.count_of(head)) {  // not the tail: the chain is not empty
+      const std::uint32_t count = chain.count_of(head);
+      if (used == count) {  // not the tail: the chain is not empty
         chain.head = head->next;
         head->next = nullptr;
         give_back(head);
         used = 0;
         continue;
       }
-      const WheelEntry e = head->entries[used];
-      bank_place(level - 1, key_of(e.deadline), e);  // first: on bad_alloc the entry stays here
-      ++used;
-      --chain.size;
-      ++moved;
+      const auto take = static_cast<std::uint32_t>(std::min<std::size_t>(count - used, most - moved));
+      // Each entry is counted out only once it is in the bank: on bad_alloc it stays here.
+      if (below >= chained_from) {
+        std::array<Chain, 64>& bank = bank_chains(below);
+        for (std::uint32_t i = 0; i < take; ++i) {
+          const WheelEntry e = head->entries[used];
+          const auto slot = static_cast<unsigned>((key_of(e.deadline) >> (6 * below)) & 63U);
+          chain_append(bank[slot], e);
+          bank_occupied_[below] |= std::uint64_t{1} << slot;
+          ++used;
+          --chain.size;
+        }
+      } else {
+        std::array<std::vector<WheelEntry>, 64>& bank = bank_vectors();
+        for (std::uint32_t i = 0; i < take; ++i) {
+          const WheelEntry e = head->entries[used];
+          const auto slot = static_cast<unsigned>((key_of(e.deadline) >> (6 * below)) & 63U);
+          slot_append(bank[slot], e);
+          bank_occupied_[below] |= std::uint64_t{1} << slot;
+          ++used;
+          --chain.size;
+        }
+      }
+      moved += take;
+    }
+    if (chain.size == 0) {
+      Block* head = chain.head;
+      if (head != nullptr) {
+        give_back(head->next);
+        head->next = nullptr;
+      }
+      chain = Chain{head, head, 0, 0};
+      used = 0;
+      active_ &= ~(1U << level);
     }
     return moved;
   }
@@ -610,11 +647,7 @@ class TimingWheel {
     staged_levels_ &= ~(1U << level);
     clear_bit(level, slot);
     const unsigned below = level - 1;
-    if (below >= chained_from) {
-      std::swap(chains_[below - chained_from], bank_chains_[below - chained_from]);
-    } else {
-      std::swap(slots_[below], bank1_);
-    }
+    flip_ ^= 1U << below;
     occupied_[below] = bank_occupied_[below];
     bank_occupied_[below] = 0;
     if (occupied_[below] != 0) levels_ |= 1U << below;
@@ -625,10 +658,10 @@ class TimingWheel {
 
   // Drops every stage, its bank's entries with it (for `clear`, or `restart` once it has them).
   void unstage() noexcept {
-    for (auto& level : bank_chains_) {
-      for (Chain& chain : level) release(chain);
+    for (unsigned level = chained_from; level < levels; ++level) {
+      for (Chain& chain : bank_chains(level)) release(chain);
     }
-    for (auto& entries : bank1_) {
+    for (auto& entries : bank_vectors()) {
       entries.clear();
       recycle(entries);
     }
@@ -732,7 +765,7 @@ class TimingWheel {
       chain_append(chain_at(level, slot), e);
       return;
     }
-    slot_append(slots_[level][slot], e);
+    slot_append(slots(level)[slot], e);
   }
 
   void clear_bit(unsigned level, unsigned slot) noexcept {
@@ -746,17 +779,17 @@ class TimingWheel {
     std::vector<WheelEntry> all;
     all.reserve(size_);
     finish_stages();
-    for (auto& level : bank_chains_) {
-      for (const Chain& chain : level) {
+    for (unsigned level = chained_from; level < levels; ++level) {
+      for (const Chain& chain : bank_chains(level)) {
         for (const Block* b = chain.head; b != nullptr; b = b->next) {
           all.insert(all.end(), b->entries, b->entries + chain.count_of(b));
         }
       }
     }
-    for (const auto& entries : bank1_) all.insert(all.end(), entries.begin(), entries.end());
+    for (const auto& entries : bank_vectors()) all.insert(all.end(), entries.begin(), entries.end());
     unstage();
     for (unsigned level = chained_from; level < levels; ++level) {
-      for (Chain& chain : chains_[level - chained_from]) {
+      for (Chain& chain : chains(level)) {
         for (const Block* b = chain.head; b != nullptr; b = b->next) {
           all.insert(all.end(), b->entries, b->entries + chain.count_of(b));
         }
@@ -765,7 +798,7 @@ class TimingWheel {
     }
     for (unsigned level = 0; level < chained_from; ++level) {
       for (unsigned slot = 0; slot < 64; ++slot) {
-        std::vector<WheelEntry>& entries = slots_[level][slot];
+        std::vector<WheelEntry>& entries = slots(level)[slot];
         const std::size_t first = level == 0 && slot == current_ ? front_ : 0;
         all.insert(all.end(), entries.begin() + static_cast<std::ptrdiff_t>(first), entries.end());
         entries.clear();
@@ -788,13 +821,13 @@ class TimingWheel {
   void cascade(unsigned level, unsigned slot, std::uint64_t start) {
     cursor_ = start;
     near_end_ = start;
-    scratch_.swap(slots_[level][slot]);
+    scratch_.swap(slots(level)[slot]);
     clear_bit(level, slot);
     note_cascade(scratch_.size());
     for (const WheelEntry& e : scratch_) place(e);
     scratch_.clear();
-    scratch_.swap(slots_[level][slot]);  // an empty vector with capacity goes back
-    recycle(slots_[level][slot]);
+    scratch_.swap(slots(level)[slot]);  // an empty vector with capacity goes back
+    recycle(slots(level)[slot]);
   }
 
   // Every append to the wheel's storage goes through here, so that `capacity_` follows growth.
@@ -828,9 +861,10 @@ class TimingWheel {
     std::vector<WheelEntry>().swap(emptied);
   }
 
-  // The scalars a push or a pop reads first, then the slots (16.5 KiB).
+  // The scalars a push or a pop reads first, then the slots (41 KiB: two sets per level from 1 up).
   std::array<std::uint64_t, levels> occupied_{};
   std::uint32_t levels_ = 0;          // bit L: level L has an occupied slot
+  std::uint32_t flip_ = 0;            // bit L: level L's slots are its second set (see `chains`)
   std::uint64_t cursor_ = 0;          // key of the wheel's position (<= every entry in the wheel)
   std::uint64_t near_end_ = 0;        // keys below it go to the near heap (>= cursor_)
   unsigned current_ = none;           // the level-0 slot being consumed (sorted), or none
@@ -843,18 +877,16 @@ class TimingWheel {
   Block* pool_ = nullptr;    // free blocks, linked by `next`
   std::size_t pooled_ = 0;   // blocks in the pool
   std::size_t blocks_ = 0;   // blocks held, in chains and in the pool
-  std::array<std::array<std::vector<WheelEntry>, 64>, chained_from> slots_{};
-  std::array<std::array<Chain, 64>, levels - chained_from> chains_{};
+  std::array<std::array<std::vector<WheelEntry>, 64>, 3> vector_sets_{};  // level 0; level 1's two
+  std::array<std::array<std::array<Chain, 64>, 2>, levels - chained_from> chain_sets_{};
   // Staging (see "Staged cascades"), by the staged slot's level L (2 and up): the slot, or `none`;
-  // the entries of its chain's head block already moved. Its bank is level L - 1's: `bank1_` for
-  // level 1, `bank_chains_` above.
+  // the entries of its chain's head block already moved. Its bank is level L - 1's second set of
+  // slots (`bank_vectors` for level 1, `bank_chains` above).
   std::array<unsigned char, levels> staged_ = filled(none);
   std::array<std::uint32_t, levels> used_{};
   std::uint32_t staged_levels_ = 0;  // bit L: a slot of level L is staged
   std::uint32_t active_ = 0;         // bit L: ... and its chain still holds entries to move
   std::array<std::uint64_t, levels> bank_occupied_{};
-  std::array<std::vector<WheelEntry>, 64> bank1_{};
-  std::array<std::array<Chain, 64>, levels - 1 - chained_from> bank_chains_{};
   std::size_t stage_threshold_ = default_stage_threshold;
   std::size_t largest_cascade_ = 0;
 
