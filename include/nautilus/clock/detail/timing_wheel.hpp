@@ -511,19 +511,20 @@ class TimingWheel {
   }
 
   // Appends to a chain, taking a block from the pool when its tail is full.
-  void chain_append(Chain& chain, WheelEntry e) {
-    if (chain.tail == nullptr || chain.tail_count == Block::capacity) {
-      Block* block = take_block();
-      if (chain.tail == nullptr) {
-        chain.head = block;
-      } else {
-        chain.tail->next = block;
-      }
-      chain.tail = block;
-      chain.tail_count = 0;
-    }
+  [[gnu::always_inline]] void chain_append(Chain& chain, WheelEntry e) {
+    if (chain.tail == nullptr || chain.tail_count == Block::capacity) [[unlikely]] add_block(chain);
     chain.tail->entries[chain.tail_count++] = e;
     ++chain.size;
+  }
+  [[gnu::noinline]] void add_block(Chain& chain) {
+    Block* block = take_block();
+    if (chain.tail == nullptr) {
+      chain.head = block;
+    } else {
+      chain.tail->next = block;
+    }
+    chain.tail = block;
+    chain.tail_count = 0;
   }
 
   // Appends to a vector slot; a slot's first entry takes spare storage (see `recycle`).
@@ -579,6 +580,7 @@ class TimingWheel {
         head->next = nullptr;
         give_back(head);
         used = 0;
+        if (chain.head->next != nullptr) NAUTILUS_CLOCK_PREFETCH(chain.head->next);  // read some 7 pops later
         continue;
       }
       const auto take = static_cast<std::uint32_t>(std::min<std::size_t>(count - used, most - moved));
@@ -755,16 +757,18 @@ class TimingWheel {
     const std::uint64_t diff = key ^ cursor_;
     const unsigned level = diff == 0 ? 0 : static_cast<unsigned>(63 - std::countl_zero(diff)) / 6;
     const auto slot = static_cast<unsigned>((key >> (6 * level)) & 63U);
-    if (slot == staged_[level]) [[unlikely]] {  // a staged slot (its bit is set): to its bank
-      bank_place(level - 1, key, e);
+    if (level >= chained_from) {
+      if (slot == staged_[level]) [[unlikely]] {  // a staged slot (its bit is set): to its bank
+        bank_place(level - 1, key, e);
+        return;
+      }
+      occupied_[level] |= std::uint64_t{1} << slot;
+      levels_ |= 1U << level;
+      chain_append(chain_at(level, slot), e);
       return;
     }
     occupied_[level] |= std::uint64_t{1} << slot;
     levels_ |= 1U << level;
-    if (level >= chained_from) {
-      chain_append(chain_at(level, slot), e);
-      return;
-    }
     slot_append(slots(level)[slot], e);
   }
 
