@@ -303,6 +303,12 @@ class TimingWheel {
       for (unsigned slot = 0; slot < 64; ++slot) {
         Chain& chain = bank_chains(level)[slot];
         if (chain.size == 0) continue;
+        if (slot == 0 && ((bank_staged_ >> level) & 1U) != 0) {  // staged itself, half drained
+          removed += sweep(chain, stale, used_[level]);
+          used_[level] = 0;
+          if (chain.size == 0) active_ &= ~(1U << level);
+          continue;
+        }
         removed += sweep(chain, stale);
         if (chain.size == 0) bank_occupied_[level] &= ~(std::uint64_t{1} << slot);
       }
@@ -549,9 +555,14 @@ class TimingWheel {
     append(entries, e);
   }
 
-  // Into the bank of level `level`, which holds the staged slot one level up.
+  // Into the bank of level `level`, which holds the staged slot one level up (or, if the bank's
+  // slot 0 is staged itself, into the bank below).
   void bank_place(unsigned level, std::uint64_t key, WheelEntry e) {
     const auto slot = static_cast<unsigned>((key >> (6 * level)) & 63U);
+    if (slot == 0 && ((bank_staged_ >> level) & 1U) != 0) {
+      bank_place(level - 1, key, e);
+      return;
+    }
     if (level >= chained_from) {
       chain_append(bank_chains(level)[slot], e);
     } else {
@@ -575,13 +586,29 @@ class TimingWheel {
       staged_levels_ |= 1U << level;
       active_ |= 1U << level;
     }
+    // A staged slot's bank will become the level below it with its slot 0 the earliest, cascaded
+    // in the same call as the swap: so once that level has no stage of its own (its slots ahead are
+    // done), its bank's slot 0 is staged in turn, into the bank one level further down. Bank levels
+    // from 2 up only: level 0 has no second set.
+    std::uint32_t staged = staged_levels_ & ~((1U << (chained_from + 1)) - 1);
+    while (staged != 0) {
+      const auto level = static_cast<unsigned>(std::countr_zero(staged));
+      staged &= staged - 1;
+      const unsigned below = level - 1;
+      if (((staged_levels_ >> below) & 1U) != 0 || bank_chains(below)[0].size <= stage_threshold_) continue;
+      used_[below] = 0;
+      staged_levels_ |= 1U << below;
+      bank_staged_ |= 1U << below;
+      active_ |= 1U << below;
+    }
   }
 
   // Moves up to `most` entries of the slot staged at `level` into its bank, from the chain's head;
   // returns how many. Once the chain is empty the level is no longer active (its bit in `occupied_`
   // stays, until the bank is swapped in).
   std::size_t drain(unsigned level, std::size_t most) {
-    Chain& chain = chain_at(level, staged_[level]);
+    Chain& chain =
+        ((bank_staged_ >> level) & 1U) != 0 ? bank_chains(level)[0] : chain_at(level, staged_[level]);
     std::uint32_t& used = used_[level];  // entries of the head block already moved
     const unsigned below = level - 1;
     std::size_t moved = 0;
@@ -600,11 +627,17 @@ class TimingWheel {
       // Each entry is counted out only once it is in the bank: on bad_alloc it stays here.
       if (below >= chained_from) {
         std::array<Chain, 64>& bank = bank_chains(below);
+        const unsigned onward = ((bank_staged_ >> below) & 1U) != 0 ? 0 : none;  // slot 0 staged too
         for (std::uint32_t i = 0; i < take; ++i) {
           const WheelEntry e = head->entries[used];
-          const auto slot = static_cast<unsigned>((key_of(e.deadline) >> (6 * below)) & 63U);
-          chain_append(bank[slot], e);
-          bank_occupied_[below] |= std::uint64_t{1} << slot;
+          const std::uint64_t key = key_of(e.deadline);
+          const auto slot = static_cast<unsigned>((key >> (6 * below)) & 63U);
+          if (slot == onward) [[unlikely]] {
+            bank_place(below - 1, key, e);
+          } else {
+            chain_append(bank[slot], e);
+            bank_occupied_[below] |= std::uint64_t{1} << slot;
+          }
           ++used;
           --chain.size;
         }
@@ -666,6 +699,10 @@ class TimingWheel {
     occupied_[below] = bank_occupied_[below];
     bank_occupied_[below] = 0;
     if (occupied_[below] != 0) levels_ |= 1U << below;
+    if (((bank_staged_ >> below) & 1U) != 0) {  // its slot 0, staged in the bank, is now the level's
+      bank_staged_ &= ~(1U << below);
+      staged_[below] = 0;
+    }
     cursor_ = start;
     near_end_ = start;
     arm_stages();
@@ -687,6 +724,7 @@ class TimingWheel {
     used_.fill(0);
     bank_occupied_.fill(0);
     staged_levels_ = 0;
+    bank_staged_ = 0;
     active_ = 0;
   }
 
@@ -902,6 +940,7 @@ class TimingWheel {
   std::array<unsigned char, levels> staged_ = filled(none);
   std::array<std::uint32_t, levels> used_{};
   std::uint32_t staged_levels_ = 0;  // bit L: a slot of level L is staged
+  std::uint32_t bank_staged_ = 0;    // bit L: ... and it is slot 0 of level L's bank (staged_[L] none)
   std::uint32_t active_ = 0;         // bit L: ... and its chain still holds entries to move
   std::array<std::uint64_t, levels> bank_occupied_{};
   std::size_t stage_threshold_ = default_stage_threshold;
