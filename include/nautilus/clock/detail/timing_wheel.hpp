@@ -57,15 +57,19 @@
 // so the bank becomes level L-1 (whatever was not moved yet is moved first): each level from 1 up
 // keeps two sets of slots, and a bit says which is the level's. The cursor moves to the slot's
 // start, and `top` goes on as after a cascade (the bank's slot 0 holds the keys nearest the cursor:
-// it is the earliest, and is cascaded at once, unstaged). The entries move as many times as
+// it is the earliest; see below). The entries move as many times as
 // before, spread over the pops that precede their turn; `largest_cascade()` reports the most
 // entries one call moved at once. Measured in the hold model: p99.9 of a fire at 10^3 timers went
 // from 22 to about 3 times the median, at 10^5 from 60 to about 5, for about a tenth of the
-// throughput (bench/timer_bench.cpp, `tail/` and `hold/`). What is
-// still moved at once: a slot of at most `stage_threshold` entries, a level-1 slot (64 ns: 64
-// entries at 10^6 timers over 1 ms), a slot that becomes the earliest without having been staged
-// (the first one a swapped-in bank holds, for one), and the rest of a staged slot that filled
-// faster than the pops drained it.
+// throughput (bench/timer_bench.cpp, `tail/` and `hold/`).
+//
+// A swapped-in bank's slot 0 is the earliest slot at once, with no pops left to stage it in: so
+// once the level below a bank has no stage of its own, the bank's slot 0 is staged in turn, into
+// that level's bank (`bank_staged_`), and so on down. What is still moved at once: a slot of at
+// most `stage_threshold` entries, a level-1 slot (64 ns: 64 entries at 10^6 timers over 1 ms), a
+// slot that grew past the threshold after `arm_stages` last looked, a bank's slot 0 whose level
+// below was busy with its own stage, and the rest of a staged slot that filled faster than the pops
+// drained it.
 //
 // Levels 0 and 1 (slots of 1 ns and 64 ns: few entries, but a level-0 slot is sorted and read by
 // index) keep vectors. An emptied vector slot keeps its storage unless large; large storage goes to
