@@ -30,6 +30,23 @@ void check_top(TimingWheel& wheel, const Model& model, std::int64_t limit) {
   }
 }
 
+// Sweeps the entries whose order, mixed with `salt`, is a multiple of `every`, from the wheel and
+// from the model; both must drop the same number.
+void sweep_both(TimingWheel& wheel, Model& model, std::uint64_t salt, std::uint64_t every) {
+  auto stale = [salt, every](const WheelEntry& e) { return (e.order ^ salt) % every == 0; };
+  const std::size_t removed = wheel.remove_if(stale);
+  std::size_t expected = 0;
+  for (auto it = model.begin(); it != model.end();) {
+    if ((it->second ^ salt) % every == 0) {
+      it = model.erase(it);
+      ++expected;
+    } else {
+      ++it;
+    }
+  }
+  REQUIRE(removed == expected);
+}
+
 }  // namespace
 
 TEST_CASE("TimingWheel pops in (deadline, order) order, like a sorted set, at every scale") {
@@ -70,20 +87,7 @@ TEST_CASE("TimingWheel pops in (deadline, order) order, like a sorted set, at ev
           model.erase(model.begin());
         }
       } else {
-        // Sweep a random third of the entries, as stale ones are swept.
-        const std::uint64_t salt = rng();
-        auto stale = [salt](const WheelEntry& e) { return (e.order ^ salt) % 3 == 0; };
-        const std::size_t removed = wheel.remove_if(stale);
-        std::size_t expected = 0;
-        for (auto it = model.begin(); it != model.end();) {
-          if ((it->second ^ salt) % 3 == 0) {
-            it = model.erase(it);
-            ++expected;
-          } else {
-            ++it;
-          }
-        }
-        REQUIRE(removed == expected);
+        sweep_both(wheel, model, rng(), 3);  // a random third, as stale entries are swept
       }
       REQUIRE(wheel.size() == model.size());
     }
@@ -348,18 +352,7 @@ TEST_CASE("TimingWheel sweeps and restarts with slots staged, their entries half
       model.erase(model.begin());
     }
     if (round % 2 == 0) {
-      const std::uint64_t salt = rng();
-      auto stale = [salt](const WheelEntry& e) { return (e.order ^ salt) % 7 == 0; };
-      std::size_t expected = 0;
-      for (auto it = model.begin(); it != model.end();) {
-        if ((it->second ^ salt) % 7 == 0) {
-          it = model.erase(it);
-          ++expected;
-        } else {
-          ++it;
-        }
-      }
-      REQUIRE(wheel.remove_if(stale) == expected);
+      sweep_both(wheel, model, rng(), 7);
     } else {
       // Keys behind the cursor, enough to restart the wheel (an eighth of its entries).
       const std::int64_t now = model.begin()->first;
