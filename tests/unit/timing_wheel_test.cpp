@@ -318,7 +318,8 @@ std::size_t hold_largest_cascade(std::size_t threshold, std::size_t entries, int
 
 }  // namespace
 
-TEST_CASE("TimingWheel stages its cascades: in a hold model no call moves more than a slot it would not stage") {
+TEST_CASE(
+    "TimingWheel stages its cascades: in a hold model no call moves more than a slot it would not stage") {
   // 10^4 entries over 1 ms: a level-3 slot (262 us) holds some 2,600 of them and a level-2 slot
   // (4.1 us) some 40. Both are staged, and so is the first slot of each bank, which would become
   // the earliest the moment the bank is swapped in; what may still move at once is a slot of up to

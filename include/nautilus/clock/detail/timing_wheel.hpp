@@ -43,8 +43,8 @@
 // blocks back as it is cascaded, so storage follows the entries, with no growth slack beyond one
 // part-filled block per slot. Each of those slots keeps its first block when emptied (the cursor
 // comes back to every slot, and a pool block is cold), and the pool keeps a sixteenth of the blocks
-// in use (at least `kept_blocks`). Measured in the hold model at 10^6 timers: 17.2 to 17.5 bytes of wheel per timer over 20
-// million fires, where vectors held 33 to 38 (their doubling slack, and spare storage handed to
+// in use (at least `kept_blocks`). Measured in the hold model at 10^6 timers: 17.2 to 17.5 bytes of wheel per
+// timer over 20 million fires, where vectors held 33 to 38 (their doubling slack, and spare storage handed to
 // slots of other sizes). The pointer chase costs a prefetch per block when a slot is cascaded.
 //
 // Staged cascades (no cascade spikes). Cascading a slot moves all its entries at once: in a hold model
@@ -428,7 +428,9 @@ class TimingWheel {
     return vector_sets_[1 + (((flip_ >> 1U) & 1U) ^ 1U)];
   }
   [[nodiscard]] Chain& chain_at(unsigned level, unsigned slot) noexcept { return chains(level)[slot]; }
-  [[nodiscard]] const Chain& chain_at(unsigned level, unsigned slot) const noexcept { return chains(level)[slot]; }
+  [[nodiscard]] const Chain& chain_at(unsigned level, unsigned slot) const noexcept {
+    return chains(level)[slot];
+  }
 
   [[nodiscard]] Block* take_block() {
     Block* block = pool_;
@@ -535,7 +537,9 @@ class TimingWheel {
 
   // Appends to a chain, taking a block from the pool when its tail is full.
   [[gnu::always_inline]] void chain_append(Chain& chain, WheelEntry e) {
-    if (chain.tail == nullptr || chain.tail_count == Block::capacity) [[unlikely]] add_block(chain);
+    if (chain.tail == nullptr || chain.tail_count == Block::capacity) [[unlikely]] {
+      add_block(chain);
+    }
     chain.tail->entries[chain.tail_count++] = e;
     ++chain.size;
   }
