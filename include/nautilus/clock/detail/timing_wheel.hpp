@@ -178,15 +178,11 @@ class TimingWheel {
       if (start > bound) return nullptr;
       const std::uint64_t end = start + (std::uint64_t{1} << (6 * level));  // 0: the key space's end
       if (level >= chained_from) {
-        if (slot == staged_[level]) {
-          swap_in(level, slot, start);
-          continue;
-        }
         if (unchain(level, slot, start, end)) return near_.front().deadline <= limit ? &near_.front() : nullptr;
         continue;
       }
-      std::vector<WheelEntry>& entries = slots(level)[slot];
       if (level == 0) {
+        std::vector<WheelEntry>& entries = level0()[slot];
         if (current_ != slot) {
           std::sort(entries.begin(), entries.end(),
                     [](const WheelEntry& a, const WheelEntry& b) { return a.order < b.order; });
@@ -197,6 +193,7 @@ class TimingWheel {
         }
         return &entries[front_];
       }
+      std::vector<WheelEntry>& entries = slots(1)[slot];
       if (entries.size() <= near_batch && end != 0) {
         cursor_ = start;
         near_end_ = end;
@@ -224,11 +221,11 @@ class TimingWheel {
     if (!near_.empty()) {
       if (near_.size() > 1) return near_.size() == 2 || !later(near_[1], near_[2]) ? &near_[1] : &near_[2];
     } else {
-      const std::vector<WheelEntry>& entries = slots(0)[current_];
+      const std::vector<WheelEntry>& entries = level0()[current_];
       if (front_ + 1 < entries.size()) return &entries[front_ + 1];
       const std::uint64_t later_slots =
           current_ + 1 < 64 ? occupied_[0] >> (current_ + 1) << (current_ + 1) : 0;
-      if (later_slots != 0) return &slots(0)[static_cast<unsigned>(std::countr_zero(later_slots))][0];
+      if (later_slots != 0) return &level0()[static_cast<unsigned>(std::countr_zero(later_slots))][0];
       nonempty &= ~1U;  // level 0 holds only the slot being consumed
     }
     if (nonempty == 0) return nullptr;
@@ -250,7 +247,7 @@ class TimingWheel {
       near_.pop_back();
       return;
     }
-    std::vector<WheelEntry>& entries = slots(0)[current_];
+    std::vector<WheelEntry>& entries = level0()[current_];
     if (++front_ == entries.size()) {
       entries.clear();
       recycle(entries);
@@ -418,6 +415,9 @@ class TimingWheel {
   [[nodiscard]] std::array<Chain, 64>& bank_chains(unsigned level) noexcept {
     return chain_sets_[level - chained_from][((flip_ >> level) & 1U) ^ 1U];
   }
+  // Level 0's slots: one set (it is never a bank), so no bit to read.
+  [[nodiscard]] std::array<std::vector<WheelEntry>, 64>& level0() noexcept { return vector_sets_[0]; }
+  [[nodiscard]] const std::array<std::vector<WheelEntry>, 64>& level0() const noexcept { return vector_sets_[0]; }
   [[nodiscard]] std::array<std::vector<WheelEntry>, 64>& slots(unsigned level) noexcept {
     return vector_sets_[level + ((flip_ >> level) & 1U)];  // level 0: set 0; level 1: set 1 or 2
   }
@@ -565,10 +565,10 @@ class TimingWheel {
 
   // Into the bank of level `level`, which holds the staged slot one level up (or, if the bank's
   // slot 0 is staged itself, into the bank below).
-  void bank_place(unsigned level, std::uint64_t key, WheelEntry e) {
+  [[gnu::always_inline]] void bank_place(unsigned level, std::uint64_t key, WheelEntry e) {
     const auto slot = static_cast<unsigned>((key >> (6 * level)) & 63U);
-    if (slot == 0 && ((bank_staged_ >> level) & 1U) != 0) {
-      bank_place(level - 1, key, e);
+    if (slot == 0 && ((bank_staged_ >> level) & 1U) != 0) [[unlikely]] {
+      bank_place_below(level - 1, key, e);
       return;
     }
     if (level >= chained_from) {
@@ -577,6 +577,10 @@ class TimingWheel {
       slot_append(bank_vectors()[slot], e);
     }
     bank_occupied_[level] |= std::uint64_t{1} << slot;
+  }
+
+  [[gnu::noinline]] void bank_place_below(unsigned level, std::uint64_t key, WheelEntry e) {
+    bank_place(level, key, e);
   }
 
   // Stages the earliest slot of each chained level that has none staged, holds more than
@@ -738,9 +742,13 @@ class TimingWheel {
 
   void note_cascade(std::size_t moved) noexcept { largest_cascade_ = std::max(largest_cascade_, moved); }
 
-  // The earliest slot, chained: to the near heap if small (returns true), else cascaded. Out of
-  // line, so that `top` stays small enough to inline.
+  // The earliest slot, chained: swapped for its bank if staged, to the near heap if small (returns
+  // true), else cascaded. Out of line, so that `top` stays small enough to inline.
   [[gnu::noinline]] bool unchain(unsigned level, unsigned slot, std::uint64_t start, std::uint64_t end) {
+    if (slot == staged_[level]) {
+      swap_in(level, slot, start);
+      return false;
+    }
     Chain& chain = chain_at(level, slot);
     if (chain.size <= near_batch && end != 0) {
       // Into the near heap (empty here): the chain's one block holds them.
@@ -881,7 +889,7 @@ class TimingWheel {
 
   // Moves the cursor to the start of (level, slot), the earliest non-empty slot, and spreads its
   // entries over the levels below. The slot's storage is kept for reuse.
-  void cascade(unsigned level, unsigned slot, std::uint64_t start) {
+  [[gnu::noinline]] void cascade(unsigned level, unsigned slot, std::uint64_t start) {
     cursor_ = start;
     near_end_ = start;
     scratch_.swap(slots(level)[slot]);
