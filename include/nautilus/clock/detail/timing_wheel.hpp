@@ -417,7 +417,9 @@ class TimingWheel {
   }
   // Level 0's slots: one set (it is never a bank), so no bit to read.
   [[nodiscard]] std::array<std::vector<WheelEntry>, 64>& level0() noexcept { return vector_sets_[0]; }
-  [[nodiscard]] const std::array<std::vector<WheelEntry>, 64>& level0() const noexcept { return vector_sets_[0]; }
+  [[nodiscard]] const std::array<std::vector<WheelEntry>, 64>& level0() const noexcept {
+    return vector_sets_[0];
+  }
   [[nodiscard]] std::array<std::vector<WheelEntry>, 64>& slots(unsigned level) noexcept {
     return vector_sets_[level + ((flip_ >> level) & 1U)];  // level 0: set 0; level 1: set 1 or 2
   }
