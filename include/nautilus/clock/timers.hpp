@@ -444,6 +444,11 @@ class TimerQueue {
       pop_top();
       push_entry(Entry{fire_at + behind * period.interval, order});
     }
+    if (const Node& due = node_at(slot); due.named() && !due.periodic()) {
+      // A named alert leaves the index below (`retire` finds its bucket from its tag, which the
+      // previous fire prefetched): start fetching that bucket now, while the event is built.
+      NAUTILUS_CLOCK_PREFETCH(&index_[tags_[slot] & (index_.size() - 1)]);
+    }
     if (const Entry* after = wheel_.peek_after_top(); after != nullptr) {
       // The next fire's records are most likely cold at 10^5+ timers: fetch them while this one is
       // delivered. Every address follows from the slot alone, so the loads overlap.
