@@ -60,8 +60,8 @@
 // it is the earliest; see below). The entries move as many times as
 // before, spread over the pops that precede their turn; `largest_cascade()` reports the most
 // entries one call moved at once. Measured in the hold model: p99.9 of a fire at 10^3 timers went
-// from 22 to about 3 times the median, at 10^5 from 60 to about 5, for about a tenth of the
-// throughput (bench/timer_bench.cpp, `tail/` and `hold/`).
+// from 22 to 3 or 4 times the median, at 10^5 from 60 to 5 or 6; a pop and a push took 1.2x to
+// 1.3x the time, and a TestClock fire 1.02x to 1.08x (bench/timer_bench.cpp, `tail/` and `hold/`).
 //
 // A swapped-in bank's slot 0 is the earliest slot at once, with no pops left to stage it in: so
 // once the level below a bank has no stage of its own, the bank's slot 0 is staged in turn, into
