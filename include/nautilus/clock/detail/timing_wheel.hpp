@@ -241,7 +241,7 @@ class TimingWheel {
   // Removes the entry `top` returned. Call only right after a non-null `top`.
   void pop() {
     --size_;
-    if (active_ != 0) [[unlikely]] advance_stages();
+    if (active_ != 0) [[unlikely]] drain_stages(stage_rate);
     if (!near_.empty()) {
       std::pop_heap(near_.begin(), near_.end(), later);
       near_.pop_back();
@@ -289,11 +289,7 @@ class TimingWheel {
         Chain& chain = chain_at(level, slot);
         if (chain.size == 0) continue;
         if (slot == staged_[level]) {
-          // Half drained: its head block's first `used_` entries are in the bank already. Its bit
-          // stays set while it is staged, even empty: the bank holds its other entries.
-          removed += sweep(chain, stale, used_[level]);
-          used_[level] = 0;
-          if (chain.size == 0) active_ &= ~(1U << level);
+          removed += sweep_staged(level, chain, stale);  // its bit stays set: see `sweep_staged`
           continue;
         }
         removed += sweep(chain, stale);
@@ -304,10 +300,8 @@ class TimingWheel {
       for (unsigned slot = 0; slot < 64; ++slot) {
         Chain& chain = bank_chains(level)[slot];
         if (chain.size == 0) continue;
-        if (slot == 0 && ((bank_staged_ >> level) & 1U) != 0) {  // staged itself, half drained
-          removed += sweep(chain, stale, used_[level]);
-          used_[level] = 0;
-          if (chain.size == 0) active_ &= ~(1U << level);
+        if (slot == 0 && ((bank_staged_ >> level) & 1U) != 0) {  // staged itself
+          removed += sweep_staged(level, chain, stale);
           continue;
         }
         removed += sweep(chain, stale);
@@ -521,6 +515,17 @@ class TimingWheel {
     return removed;
   }
 
+  // The same for the chain staged at `level`, half drained: its head block's first `used_` entries
+  // are in the bank already. Its bit stays set while it is staged, even once empty: the bank holds
+  // its other entries.
+  template <class Pred>
+  std::size_t sweep_staged(unsigned level, Chain& chain, Pred& stale) {
+    const std::size_t removed = sweep(chain, stale, used_[level]);
+    used_[level] = 0;
+    if (chain.size == 0) active_ &= ~(1U << level);
+    return removed;
+  }
+
   // The same for a vector slot, from its entry `first` (those before it go too).
   template <class Pred>
   static std::size_t sweep(std::vector<WheelEntry>& entries, std::size_t first, Pred& stale) {
@@ -638,33 +643,11 @@ class TimingWheel {
         continue;
       }
       const auto take = static_cast<std::uint32_t>(std::min<std::size_t>(count - used, most - moved));
-      // Each entry is counted out only once it is in the bank: on bad_alloc it stays here.
-      if (below >= chained_from) {
-        std::array<Chain, 64>& bank = bank_chains(below);
-        const unsigned onward = ((bank_staged_ >> below) & 1U) != 0 ? 0 : none;  // slot 0 staged too
-        for (std::uint32_t i = 0; i < take; ++i) {
-          const WheelEntry e = head->entries[used];
-          const std::uint64_t key = key_of(e.deadline);
-          const auto slot = static_cast<unsigned>((key >> (6 * below)) & 63U);
-          if (slot == onward) [[unlikely]] {
-            bank_place(below - 1, key, e);
-          } else {
-            chain_append(bank[slot], e);
-            bank_occupied_[below] |= std::uint64_t{1} << slot;
-          }
-          ++used;
-          --chain.size;
-        }
-      } else {
-        std::array<std::vector<WheelEntry>, 64>& bank = bank_vectors();
-        for (std::uint32_t i = 0; i < take; ++i) {
-          const WheelEntry e = head->entries[used];
-          const auto slot = static_cast<unsigned>((key_of(e.deadline) >> (6 * below)) & 63U);
-          slot_append(bank[slot], e);
-          bank_occupied_[below] |= std::uint64_t{1} << slot;
-          ++used;
-          --chain.size;
-        }
+      for (std::uint32_t i = 0; i < take; ++i) {
+        const WheelEntry e = head->entries[used];
+        bank_place(below, key_of(e.deadline), e);  // first: on bad_alloc the entry stays here
+        ++used;
+        --chain.size;
       }
       moved += take;
     }
@@ -681,23 +664,14 @@ class TimingWheel {
     return moved;
   }
 
-  // `pop`'s share of the staging (see "Staged cascades").
-  [[gnu::noinline]] void advance_stages() {
+  // Moves up to `most` entries of every staged slot into its bank: `stage_rate` per `pop` (see
+  // "Staged cascades"), or all of them.
+  [[gnu::noinline]] void drain_stages(std::size_t most) {
     std::uint32_t active = active_;
     while (active != 0) {
       const auto level = static_cast<unsigned>(std::countr_zero(active));
       active &= active - 1;
-      drain(level, stage_rate);
-    }
-  }
-
-  // Moves what is left of every staged slot into its bank.
-  void finish_stages() {
-    std::uint32_t active = active_;
-    while (active != 0) {
-      const auto level = static_cast<unsigned>(std::countr_zero(active));
-      active &= active - 1;
-      drain(level, std::numeric_limits<std::size_t>::max());
+      drain(level, most);
     }
   }
 
@@ -851,7 +825,7 @@ class TimingWheel {
   void restart() {
     std::vector<WheelEntry> all;
     all.reserve(size_);
-    finish_stages();
+    drain_stages(std::numeric_limits<std::size_t>::max());
     for (unsigned level = chained_from; level < levels; ++level) {
       for (const Chain& chain : bank_chains(level)) {
         for (const Block* b = chain.head; b != nullptr; b = b->next) {
