@@ -241,8 +241,9 @@ class TimingWheel {
   // Removes the entry `top` returned. Call only right after a non-null `top`.
   void pop() {
     --size_;
-    if (active_ != 0) [[unlikely]]
+    if (active_ != 0) [[unlikely]] {
       drain_stages(stage_rate);
+    }
     if (!near_.empty()) {
       std::pop_heap(near_.begin(), near_.end(), later);
       near_.pop_back();
