@@ -9,6 +9,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 using namespace std::chrono_literals;
@@ -318,4 +319,64 @@ TEST_CASE("TimerQueue copies a name given as a std::string_view: the caller's bu
   REQUIRE(due);
   REQUIRE(due->event.name == "order-12345-expiry");
   queue.finish(*due);
+}
+
+TEST_CASE("TimerQueue fires in (deadline, set order) through the wheel's staged cascades, with cancels") {
+  // 20,000 alerts over 1 ms, each fire setting a replacement up to 1 ms later (one in 8 at the
+  // same time: ties), one step in 16 cancelling a random pending alert by handle, and every 50,000
+  // steps a burst of cancels by name, enough to make the queue sweep its stale entries. Each alert
+  // is named after its set order, so the event says which one fired. Slots
+  // of every level from 2 up then hold more than the wheel's stage threshold, so they are staged
+  // (detail/timing_wheel.hpp), and cancels sweep half-drained slots. The events must leave in the
+  // order of a sorted model: deadline, then the order the alerts were set.
+  TimerQueue queue;
+  std::map<std::pair<std::int64_t, std::uint64_t>, nautilus::TimerHandle> model;  // (deadline, set order)
+  std::vector<std::pair<std::int64_t, std::uint64_t>> keys;                       // for random cancels
+  std::mt19937_64 rng{20261126};
+  std::uint64_t order = 0;
+  std::int64_t now = 0;
+  auto set = [&](std::int64_t deadline) {
+    ++order;
+    const nautilus::TimerHandle handle =
+        queue.set_time_alert(std::to_string(order), nautilus::from_unix_ns(deadline), {},
+                             nautilus::PastDeadline::fire_now, ClockReading{now, now});
+    model.emplace(std::pair{deadline, order}, handle);
+    keys.emplace_back(deadline, order);
+  };
+  for (int i = 0; i < 20'000; ++i) set(static_cast<std::int64_t>(rng() % 1'000'000));
+  std::uint64_t fired = 0;
+  for (int step = 0; step < 200'000; ++step) {
+    if (step % 16 == 0) {
+      const auto key = keys[rng() % keys.size()];
+      const auto it = model.find(key);
+      if (it != model.end()) {
+        REQUIRE(queue.cancel_timer(it->second));
+        model.erase(it);
+      }
+    }
+    if (step % 50'000 == 25'000) {
+      for (auto it = model.begin(); it != model.end();) {
+        if (rng() % 5 < 3) {
+          REQUIRE(queue.cancel_timer(std::to_string(it->first.second)));
+          it = model.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      REQUIRE(queue.timer_count() == model.size());
+      while (model.size() < 20'000) set(now + 1 + static_cast<std::int64_t>(rng() % 1'000'000));
+    }
+    now = model.begin()->first.first;
+    auto due = queue.pop_due(ClockReading{now, now});
+    REQUIRE(due.has_value());
+    REQUIRE(nautilus::to_unix_ns(due->event.ts_event) == now);
+    REQUIRE(due->event.name == std::to_string(model.begin()->first.second));  // set first among ties
+    model.erase(model.begin());
+    queue.finish(*due);
+    ++fired;
+    set(step % 8 == 0 ? now : now + 1 + static_cast<std::int64_t>(rng() % 1'000'000));
+    if (keys.size() > 100'000) keys.erase(keys.begin(), keys.begin() + 50'000);
+  }
+  CHECK(fired == 200'000);
+  CHECK(queue.timer_count() == model.size());
 }

@@ -372,3 +372,42 @@ TEST_CASE("TimingWheel sweeps and restarts with slots staged, their entries half
   }
   CHECK(wheel.top(max) == nullptr);
 }
+
+TEST_CASE("TimingWheel sweeps slots half drained into their banks, losing and repeating nothing") {
+  // A hold model with every chained slot staged (threshold 0) and a sweep every 37 pops: most
+  // sweeps find a staged slot part moved (its head block's first entries in the bank already),
+  // and must neither drop those from the bank nor keep them in the slot as well.
+  TimingWheel wheel{0};
+  Model model;
+  std::mt19937_64 rng{3};
+  std::uint64_t order = 0;
+  for (int i = 0; i < 10'000; ++i) {
+    const auto deadline = static_cast<std::int64_t>(rng() % 1'000'000);
+    wheel.push({deadline, ++order});
+    model.insert({deadline, order});
+  }
+  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  for (int pop = 1; pop <= 60'000; ++pop) {
+    check_top(wheel, model, max);
+    const std::int64_t now = model.begin()->first;
+    wheel.pop();
+    model.erase(model.begin());
+    const std::int64_t deadline = now + 1 + static_cast<std::int64_t>(rng() % 1'000'000);
+    wheel.push({deadline, ++order});
+    model.insert({deadline, order});
+    if (pop % 37 == 0) {
+      sweep_both(wheel, model, rng(), 11);
+      while (model.size() < 10'000) {  // back to 10^4 entries
+        const std::int64_t refill = now + 1 + static_cast<std::int64_t>(rng() % 1'000'000);
+        wheel.push({refill, ++order});
+        model.insert({refill, order});
+      }
+    }
+    REQUIRE(wheel.size() == model.size());
+  }
+  while (!model.empty()) {
+    check_top(wheel, model, max);
+    wheel.pop();
+    model.erase(model.begin());
+  }
+}
