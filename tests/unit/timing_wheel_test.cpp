@@ -30,6 +30,33 @@ void check_top(TimingWheel& wheel, const Model& model, std::int64_t limit) {
   }
 }
 
+// Pushes the same entry to the wheel and to the model, with the next order.
+void push_both(TimingWheel& wheel, Model& model, std::int64_t deadline, std::uint64_t& order) {
+  wheel.push({deadline, ++order});
+  model.insert({deadline, order});
+}
+
+// Pushes `count` entries with deadlines drawn uniformly from [0, range).
+void load_both(TimingWheel& wheel, Model& model, std::mt19937_64& rng, int count, std::uint64_t range,
+               std::uint64_t& order) {
+  for (int i = 0; i < count; ++i) push_both(wheel, model, static_cast<std::int64_t>(rng() % range), order);
+}
+
+// Pops the earliest entry of both (which must agree), with no limit; returns its deadline.
+std::int64_t pop_both(TimingWheel& wheel, Model& model) {
+  check_top(wheel, model, std::numeric_limits<std::int64_t>::max());
+  const std::int64_t deadline = model.begin()->first;
+  wheel.pop();
+  model.erase(model.begin());
+  return deadline;
+}
+
+// Pops both to the end.
+void drain_both(TimingWheel& wheel, Model& model) {
+  while (!model.empty()) pop_both(wheel, model);
+  CHECK(wheel.top(std::numeric_limits<std::int64_t>::max()) == nullptr);
+}
+
 // Sweeps the entries whose order, mixed with `salt`, is a multiple of `every`, from the wheel and
 // from the model; both must drop the same number.
 void sweep_both(TimingWheel& wheel, Model& model, std::uint64_t salt, std::uint64_t every) {
@@ -295,8 +322,7 @@ std::size_t hold_largest_cascade(std::size_t threshold, std::size_t entries, int
   std::uint64_t order = 0;
   for (std::size_t i = 0; i < entries; ++i) {
     const auto deadline = static_cast<std::int64_t>(rng() % 1'000'000);
-    wheel.push({deadline, ++order});
-    model.insert({deadline, order});
+    push_both(wheel, model, deadline, order);
   }
   const std::int64_t max = std::numeric_limits<std::int64_t>::max();
   for (int pop = 0; pop < pops; ++pop) {
@@ -310,8 +336,7 @@ std::size_t hold_largest_cascade(std::size_t threshold, std::size_t entries, int
     model.erase(model.begin());
     // Every eighth replacement ties with the entry just popped (a deadline staged or not yet).
     const std::int64_t deadline = pop % 8 == 0 ? now : now + 1 + static_cast<std::int64_t>(rng() % 1'000'000);
-    wheel.push({deadline, ++order});
-    model.insert({deadline, order});
+    push_both(wheel, model, deadline, order);
   }
   return wheel.largest_cascade();
 }
@@ -340,18 +365,9 @@ TEST_CASE("TimingWheel sweeps and restarts with slots staged, their entries half
   Model model;
   std::mt19937_64 rng{5};
   std::uint64_t order = 0;
-  for (int i = 0; i < 5'000; ++i) {
-    const auto deadline = static_cast<std::int64_t>(rng() % 10'000'000);
-    wheel.push({deadline, ++order});
-    model.insert({deadline, order});
-  }
-  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  load_both(wheel, model, rng, 5'000, 10'000'000, order);
   for (int round = 0; round < 40; ++round) {
-    for (int pop = 0; pop < 50; ++pop) {
-      check_top(wheel, model, max);
-      wheel.pop();
-      model.erase(model.begin());
-    }
+    for (int pop = 0; pop < 50; ++pop) pop_both(wheel, model);
     if (round % 2 == 0) {
       sweep_both(wheel, model, rng(), 7);
     } else {
@@ -359,18 +375,12 @@ TEST_CASE("TimingWheel sweeps and restarts with slots staged, their entries half
       const std::int64_t now = model.begin()->first;
       for (std::size_t i = 0; i < model.size() / 4 + 70; ++i) {
         const std::int64_t deadline = now - 1 - static_cast<std::int64_t>(rng() % 1'000);
-        wheel.push({deadline, ++order});
-        model.insert({deadline, order});
+        push_both(wheel, model, deadline, order);
       }
     }
     REQUIRE(wheel.size() == model.size());
   }
-  while (!model.empty()) {
-    check_top(wheel, model, max);
-    wheel.pop();
-    model.erase(model.begin());
-  }
-  CHECK(wheel.top(max) == nullptr);
+  drain_both(wheel, model);
 }
 
 TEST_CASE("TimingWheel sweeps slots half drained into their banks, losing and repeating nothing") {
@@ -381,33 +391,19 @@ TEST_CASE("TimingWheel sweeps slots half drained into their banks, losing and re
   Model model;
   std::mt19937_64 rng{3};
   std::uint64_t order = 0;
-  for (int i = 0; i < 10'000; ++i) {
-    const auto deadline = static_cast<std::int64_t>(rng() % 1'000'000);
-    wheel.push({deadline, ++order});
-    model.insert({deadline, order});
-  }
-  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  load_both(wheel, model, rng, 10'000, 1'000'000, order);
   for (int pop = 1; pop <= 60'000; ++pop) {
-    check_top(wheel, model, max);
-    const std::int64_t now = model.begin()->first;
-    wheel.pop();
-    model.erase(model.begin());
+    const std::int64_t now = pop_both(wheel, model);
     const std::int64_t deadline = now + 1 + static_cast<std::int64_t>(rng() % 1'000'000);
-    wheel.push({deadline, ++order});
-    model.insert({deadline, order});
+    push_both(wheel, model, deadline, order);
     if (pop % 37 == 0) {
       sweep_both(wheel, model, rng(), 11);
       while (model.size() < 10'000) {  // back to 10^4 entries
         const std::int64_t refill = now + 1 + static_cast<std::int64_t>(rng() % 1'000'000);
-        wheel.push({refill, ++order});
-        model.insert({refill, order});
+        push_both(wheel, model, refill, order);
       }
     }
     REQUIRE(wheel.size() == model.size());
   }
-  while (!model.empty()) {
-    check_top(wheel, model, max);
-    wheel.pop();
-    model.erase(model.begin());
-  }
+  drain_both(wheel, model);
 }
