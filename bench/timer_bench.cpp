@@ -3,6 +3,8 @@
 // (the skip group's is the same clock firing every missed tick). Targets: research/performance-anchors.md
 // section 5.
 //
+//   batch/<N>      schedule N one-shot alerts at now + U(1..1e6) ns, then advance past all of them (1 ms).
+//                  One iteration = one alert scheduled and fired.
 //   hold/<N>       N pending one-shot timers; fire the earliest, schedule its replacement at its fire
 //                  time + U(1..1e6) ns (the classic hold model). One iteration = one fired timer.
 //   periodic/<N>   N timers every minute, random phases, advanced a simulated minute at a time (N fires
@@ -839,6 +841,208 @@ class PeriodicAsio final : public Model {
 };
 
 // =============================================================================================
+// batch/<N>: schedule N one-shot alerts at now + U(1..1e6) ns (`first_offsets_ns`), then advance the
+// time past all of them (1 ms), firing each at its own deadline through a handler that folds its
+// event into `handled_` (the same trivial work for every peer). One iteration = one alert scheduled
+// and fired. A model runs one round when built and then schedules the next N, so its containers are
+// at their steady-state capacity and bytes_per_timer counts N pending alerts; a timed round fires
+// those N, then schedules the next N.
+
+class BatchPriorityQueue final : public Model {
+ public:
+  BatchPriorityQueue(const Inputs& in, std::size_t n) : in_(in), n_(n) {
+    schedule_all();
+    round();
+  }
+  [[nodiscard]] std::uint64_t fired() const noexcept { return fired_; }
+  void round() {
+    fire_all();
+    schedule_all();
+  }
+
+ private:
+  void schedule_all() {
+    for (std::size_t i = 0; i < n_; ++i) {
+      queue_.push({now_ns_ + in_.first_offsets_ns[i], next_seq_++, static_cast<std::uint32_t>(i)});
+    }
+  }
+  void fire_all() {
+    const std::int64_t end_ns = now_ns_ + max_increment_ns;
+    while (!queue_.empty() && queue_.top().deadline_ns <= end_ns) {
+      handled_ += queue_.top().id;
+      queue_.pop();
+      ++fired_;
+    }
+    now_ns_ = end_ns;
+    benchmark::DoNotOptimize(handled_);
+  }
+
+  const Inputs& in_;
+  std::size_t n_;
+  MinQueue queue_;
+  std::int64_t now_ns_ = start_ns;
+  std::uint64_t next_seq_ = 1;
+  std::uint64_t fired_ = 0;
+  std::uint64_t handled_ = 0;
+};
+
+// The like-for-like peer of the TestClock rows: callbacks, events and, if `Named`, unique names.
+template <bool Named>
+class BatchScheduler final : public Model {
+ public:
+  BatchScheduler(const Inputs& in, std::size_t n) : in_(in), n_(n) {
+    schedule_all();
+    round();
+  }
+  [[nodiscard]] std::uint64_t fired() const noexcept { return fired_; }
+  void round() {
+    const std::int64_t end_ns = now_ns_ + max_increment_ns;
+    while (scheduler_.fire_next(end_ns)) {
+    }
+    now_ns_ = end_ns;
+    benchmark::DoNotOptimize(handled_);
+    schedule_all();
+  }
+
+ private:
+  void schedule_all() {
+    for (std::size_t i = 0; i < n_; ++i) {
+      scheduler_.schedule(Named ? in_.names[i] : std::string{}, now_ns_ + in_.first_offsets_ns[i],
+                          [this](const TimeEvent& event) {
+                            handled_ += event.id;
+                            ++fired_;
+                          });
+    }
+  }
+
+  const Inputs& in_;
+  std::size_t n_;
+  PriorityQueueScheduler<Named> scheduler_{start_ns};
+  std::int64_t now_ns_ = start_ns;
+  std::uint64_t fired_ = 0;
+  std::uint64_t handled_ = 0;
+};
+
+// TestClock: set_time_alert (named, or anonymous where `Named` is false), then one advance_time.
+template <class Clock, bool Named>
+class BatchTestClock final : public Model {
+ public:
+  BatchTestClock(const Inputs& in, std::size_t n) : in_(in), n_(n) {
+    schedule_all();
+    round();
+  }
+  [[nodiscard]] std::uint64_t fired() const noexcept { return fired_; }
+  void round() {
+    clock_.advance_time(clock_.now() + std::chrono::nanoseconds{max_increment_ns});
+    benchmark::DoNotOptimize(handled_);
+    schedule_all();
+  }
+
+ private:
+  void schedule_all() {
+    const unix_nanos now = clock_.now();
+    for (std::size_t i = 0; i < n_; ++i) {
+      const unix_nanos at = now + std::chrono::nanoseconds{in_.first_offsets_ns[i]};
+      auto handler = [this](const TimeEvent& event) {
+        handled_ += event.id;
+        ++fired_;
+      };
+      if constexpr (Named) {
+        clock_.set_time_alert(in_.names[i], at, handler);
+      } else {
+        clock_.set_time_alert(at, handler);
+      }
+    }
+  }
+
+  const Inputs& in_;
+  std::size_t n_;
+  Clock clock_{at_ns(start_ns)};
+  std::uint64_t fired_ = 0;
+  std::uint64_t handled_ = 0;
+};
+
+// Callback-less named alerts: one advance_time_collect() returns the round's N events, sorted.
+class BatchTestClockCollect final : public Model {
+ public:
+  BatchTestClockCollect(const Inputs& in, std::size_t n) : in_(in), n_(n) {
+    schedule_all();
+    round();
+  }
+  [[nodiscard]] std::uint64_t fired() const noexcept { return fired_; }
+  void round() {
+    for (const TimeEvent& event : clock_.advance_time_collect(clock_.now() + std::chrono::nanoseconds{max_increment_ns})) {
+      handled_ += event.id;
+      ++fired_;
+    }
+    benchmark::DoNotOptimize(handled_);
+    schedule_all();
+  }
+
+ private:
+  void schedule_all() {
+    const unix_nanos now = clock_.now();
+    for (std::size_t i = 0; i < n_; ++i) {
+      clock_.set_time_alert(in_.names[i], now + std::chrono::nanoseconds{in_.first_offsets_ns[i]});
+    }
+  }
+
+  const Inputs& in_;
+  std::size_t n_;
+  TestClock clock_{at_ns(start_ns)};
+  std::uint64_t fired_ = 0;
+  std::uint64_t handled_ = 0;
+};
+
+// Asio: N waits, then one poll() per distinct deadline (each handler runs at its own virtual time, as
+// TestClock's callbacks do), until the round's N have run.
+class BatchAsio final : public Model {
+ public:
+  BatchAsio(const Inputs& in, std::size_t n) : in_(in) {
+    reset_virtual_time(start_ns);
+    timers_.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) timers_.emplace_back(io_.get_executor());
+    schedule_all();
+    round();
+  }
+  [[nodiscard]] std::uint64_t fired() const noexcept { return fired_; }
+  void round() {
+    const std::uint64_t target = fired_ + timers_.size();
+    while (fired_ < target) poll_earliest(io_);
+    VirtualTime::now_ns = now_ns_ += max_increment_ns;
+    benchmark::DoNotOptimize(handled_);
+    schedule_all();
+  }
+
+ private:
+  struct Handler {
+    BatchAsio* model;
+    std::uint32_t id;
+    void operator()(const asio::error_code& error) const {
+      if (!error) {
+        model->handled_ += id;
+        ++model->fired_;
+      }
+    }
+  };
+  void schedule_all() {
+    io_.restart();  // the last round's poll() ran out of work and stopped the io_context
+    VirtualTime::earliest_ns = std::numeric_limits<std::int64_t>::max();
+    for (std::size_t i = 0; i < timers_.size(); ++i) {
+      timers_[i].expires_at(virtual_at(now_ns_ + in_.first_offsets_ns[i]));
+      timers_[i].async_wait(Handler{this, static_cast<std::uint32_t>(i)});
+    }
+  }
+
+  const Inputs& in_;
+  asio::io_context io_{ASIO_CONCURRENCY_HINT_UNSAFE};
+  std::vector<VirtualTimer> timers_;
+  std::int64_t now_ns_ = start_ns;
+  std::uint64_t fired_ = 0;
+  std::uint64_t handled_ = 0;
+};
+
+// =============================================================================================
 // cancel/<N>: a round schedules N one-shot timers at start + U(1..1e6) ns, then cancels a random
 // half of them (`cancel_order`); `clear()` (outside the timed region) drops the rest. Each model runs
 // one round when built, so its containers are at their steady-state capacity.
@@ -1086,6 +1290,17 @@ void run_periodic(benchmark::State& state, const std::string& key, std::size_t n
 }
 
 template <class M>
+void run_batch(benchmark::State& state, const std::string& key, std::size_t n) {
+  M& model = cached_model<M>(key, n, inputs(n), n);
+  const std::uint64_t first = model.fired();
+  const std::uint64_t allocations = operator_new_calls;
+  while (state.KeepRunningBatch(static_cast<benchmark::IterationCount>(n))) model.round();
+  const std::uint64_t fires = model.fired() - first;
+  if (fires != static_cast<std::uint64_t>(state.iterations())) fail("batch: a round did not fire its N alerts");
+  report(state, model, fires, allocations);
+}
+
+template <class M>
 void run_cancel(benchmark::State& state, const std::string& key, std::size_t n) {
   M& model = cached_model<M>(key, n, inputs(n), n);
   const std::size_t cancels = inputs(n).cancel_order.size();
@@ -1197,6 +1412,12 @@ void add_hold(const std::string& name, std::size_t n) {
 }
 
 template <class M>
+void add_batch(const std::string& name, std::size_t n) {
+  benchmark::RegisterBenchmark(name.c_str(),
+                               [name, n](benchmark::State& state) { run_batch<M>(state, name, n); });
+}
+
+template <class M>
 void add_periodic(const std::string& name, std::size_t n) {
   benchmark::RegisterBenchmark(name.c_str(),
                                [name, n](benchmark::State& state) { run_periodic<M>(state, name, n); });
@@ -1226,6 +1447,22 @@ template <class Clock>
 bool register_timer_benchmarks() {
   using nautilus::bench::declare_baseline;
   using nautilus::bench::declare_peer;
+  for (const std::size_t n : {std::size_t{1'000}, std::size_t{100'000}, std::size_t{1'000'000}}) {
+    const std::string group = "batch/" + std::to_string(n);
+    declare_baseline(group, group + "/std::priority_queue");
+    add_batch<BatchPriorityQueue>(group + "/std::priority_queue", n);
+    add_batch<BatchScheduler<true>>(group + "/priority_queue scheduler, named", n);
+    add_batch<BatchScheduler<false>>(group + "/priority_queue scheduler, anonymous", n);
+    add_batch<BatchTestClock<Clock, true>>(group + "/TestClock callbacks", n);
+    declare_peer(group + "/TestClock callbacks", group + "/priority_queue scheduler, named");
+    if constexpr (AnonymousAlerts<Clock>) {
+      add_batch<BatchTestClock<Clock, false>>(group + "/TestClock anonymous callbacks", n);
+      declare_peer(group + "/TestClock anonymous callbacks", group + "/priority_queue scheduler, anonymous");
+    }
+    add_batch<BatchTestClockCollect>(group + "/TestClock collect", n);
+    // Not at 10^6: a round of Asio's would take some 20 s (the hold group has its cost there).
+    if (n <= 100'000) add_batch<BatchAsio>(group + "/asio::basic_waitable_timer", n);
+  }
   for (const std::size_t n : {std::size_t{1'000}, std::size_t{100'000}, std::size_t{1'000'000}}) {
     const std::string group = "hold/" + std::to_string(n);
     declare_baseline(group, group + "/std::priority_queue");
