@@ -971,7 +971,8 @@ class BatchTestClockCollect final : public Model {
   }
   [[nodiscard]] std::uint64_t fired() const noexcept { return fired_; }
   void round() {
-    for (const TimeEvent& event : clock_.advance_time_collect(clock_.now() + std::chrono::nanoseconds{max_increment_ns})) {
+    for (const TimeEvent& event :
+         clock_.advance_time_collect(clock_.now() + std::chrono::nanoseconds{max_increment_ns})) {
       handled_ += event.id;
       ++fired_;
     }
@@ -1296,7 +1297,8 @@ void run_batch(benchmark::State& state, const std::string& key, std::size_t n) {
   const std::uint64_t allocations = operator_new_calls;
   while (state.KeepRunningBatch(static_cast<benchmark::IterationCount>(n))) model.round();
   const std::uint64_t fires = model.fired() - first;
-  if (fires != static_cast<std::uint64_t>(state.iterations())) fail("batch: a round did not fire its N alerts");
+  if (fires != static_cast<std::uint64_t>(state.iterations()))
+    fail("batch: a round did not fire its N alerts");
   report(state, model, fires, allocations);
 }
 
