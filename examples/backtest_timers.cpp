@@ -1,10 +1,13 @@
 // Example: timers in a backtest. A strategy sets a one-minute bar timer for the session and a
 // time alert that expires its DAY orders at the close; the backtest engine drives the TestClock
-// from its market data. The output is identical on every run: that is the point.
+// from its market data; then an engine that dispatches the events itself. The output is identical
+// on every run: that is the point.
 #include <nautilus/clock.hpp>
 
 #include <chrono>
+#include <cstddef>
 #include <string>
+#include <vector>
 
 #include <fmt/core.h>
 
@@ -64,6 +67,20 @@ int main() {
                  e.missed);
     }
     fmt::print("  {:<5} next tick at {}\n", label, *stalled.next_time(label));
+  }
+
+  // An engine that dispatches events itself sets timers without callbacks and takes each step's
+  // events sorted, into one buffer it clears and reuses (no allocation once it has grown).
+  fmt::print("an engine dispatching its own events:\n");
+  nautilus::TestClock engine_clock{open};
+  engine_clock.set_timer("risk-check", 30s, std::nullopt, open + 90s);
+  engine_clock.set_time_alert("cancel-stale-quotes", open + 45s);
+  std::vector<nautilus::TimeEvent> due;
+  for (const auto step : {open + 60s, open + 120s}) {
+    due.clear();
+    const std::size_t count = engine_clock.advance_time_collect(step, due);
+    fmt::print("  up to {}: {} {}\n", step, count, count == 1 ? "event" : "events");
+    for (const auto& e : due) fmt::print("    #{} {} at {}\n", e.id, e.name, e.ts_event);
   }
   return 0;
 }

@@ -1,6 +1,7 @@
 // nautilus-clock: `LiveClock`, the host's clocks, with timers.
 #pragma once
 
+#include <algorithm>           // std::max
 #include <chrono>              // std::chrono::steady_clock, system_clock
 #include <condition_variable>  // std::condition_variable_any
 #include <cstddef>             // std::size_t
@@ -245,11 +246,14 @@ class LiveClock {
   std::size_t fire_due(std::unique_lock<std::mutex>& lock) {
     std::size_t fired = 0;
     for (;;) {
+      // Room in the outbox before a tick is taken, should its timer have no callback: a
+      // std::bad_alloc then leaves the tick pending.
+      if (outbox_.size() == outbox_.capacity()) outbox_.reserve(std::max<std::size_t>(16, outbox_.capacity() * 2));
       auto due = timers_.pop_due(reading());
       if (!due) return fired;
       ++fired;
       if (!due->has_callback) {
-        outbox_.push_back(std::move(due->event));
+        outbox_.push_back(std::move(due->event));  // no allocation: room was made above
         timers_.finish(*due);
         continue;
       }

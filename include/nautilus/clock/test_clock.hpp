@@ -1,6 +1,7 @@
 // nautilus-clock: `TestClock`, virtual time set and advanced by hand, with timers.
 #pragma once
 
+#include <algorithm>    // std::max
 #include <atomic>       // std::atomic
 #include <chrono>       // std::chrono::nanoseconds
 #include <cstddef>      // std::size_t
@@ -117,9 +118,18 @@ class TestClock {
   // As `advance_time`, but runs no callback: every due event, sorted, is returned to the caller
   // (for engines that dispatch events themselves). Timers are re-armed as usual.
   [[nodiscard]] std::vector<TimeEvent> advance_time_collect(unix_nanos t) {
-    collected_.clear();
-    advance("advance_time_collect", t, Deliver::collect);
-    return std::exchange(collected_, {});
+    std::vector<TimeEvent> out;
+    advance("advance_time_collect", t, Deliver::collect, &out);
+    return out;
+  }
+
+  // As above, appending the events to `out` (which keeps what it held: the caller clears it), so
+  // that an engine advancing over and over reuses one buffer and allocates nothing once it has
+  // grown. Returns the number of events appended. `out` grows before a tick is taken: if growing
+  // throws `std::bad_alloc`, the events taken so far are in `out`, the tick that did not fit and
+  // the later ones stay pending, and the clock stays at the last collected tick's time.
+  std::size_t advance_time_collect(unix_nanos t, std::vector<TimeEvent>& out) {
+    return advance("advance_time_collect", t, Deliver::collect, &out);
   }
 
   // Moves to the earliest pending tick (or stays, if it is already due) and fires every tick due
@@ -234,20 +244,23 @@ class TestClock {
     return now() + d;
   }
 
-  std::size_t advance(const char* operation, unix_nanos t, Deliver deliver) {
+  // `collected` receives the events under Deliver::collect.
+  std::size_t advance(const char* operation, unix_nanos t, Deliver deliver,
+                      std::vector<TimeEvent>* collected = nullptr) {
     check_not_dispatching(operation);
     const std::int64_t target = to_unix_ns(t);
     check_forward(operation, target);
     // Realtime and monotonic differ by a fixed offset between adjustments; the target is reached
     // on both lines together.
     const std::int64_t target_monotonic = monotonic_at(target, operation);
-    return run(target, target_monotonic, deliver);
+    return run(target, target_monotonic, deliver, collected);
   }
 
   // Fires every tick due up to `target_monotonic`, then sets the clock to (target_monotonic,
   // target); `target` is the realtime that goes with it, and neither is before now (checked by
   // the caller). Returns the number of events fired.
-  std::size_t run(std::int64_t target, std::int64_t target_monotonic, Deliver deliver) {
+  std::size_t run(std::int64_t target, std::int64_t target_monotonic, Deliver deliver,
+                  std::vector<TimeEvent>* collected = nullptr) {
     std::size_t fired = 0;
     dispatching_ = true;
     struct Reset {
@@ -257,6 +270,10 @@ class TestClock {
     for (;;) {
       const auto next = timers_.next_deadline_ns();
       if (!next || *next > target_monotonic) break;
+      // Room for the event before its tick is taken (in the outbox, should its timer have no
+      // callback): a std::bad_alloc then loses nothing.
+      std::vector<TimeEvent>& sink = deliver == Deliver::collect ? *collected : outbox_;
+      if (sink.size() == sink.capacity()) sink.reserve(std::max<std::size_t>(16, sink.capacity() * 2));
       // Step to the tick, never back: a tick already late (after set_time) fires at the current time.
       // The tick's realtime is target - (target_monotonic - tick): the difference lies within
       // (0, target - now], so nothing overflows even when the two lines are far apart.
@@ -269,11 +286,11 @@ class TestClock {
         ~Finish() { timers.finish(due); }
       } finish{timers_, *due};
       if (deliver == Deliver::collect) {
-        collected_.push_back(std::move(due->event));
+        collected->push_back(std::move(due->event));  // no allocation: room was made above
       } else if (due->has_callback) {
         timers_.invoke(*due);
       } else {
-        outbox_.push_back(std::move(due->event));
+        outbox_.push_back(std::move(due->event));  // no allocation: room was made above
       }
     }
     store(target_monotonic, target);
@@ -284,7 +301,6 @@ class TestClock {
   std::atomic<std::int64_t> monotonic_ns_;
   TimerQueue timers_;
   std::vector<TimeEvent> outbox_;
-  std::vector<TimeEvent> collected_;
   bool dispatching_ = false;
 };
 

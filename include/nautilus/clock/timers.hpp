@@ -439,10 +439,9 @@ class TimerQueue {
       const std::int64_t last_due = std::min(now.monotonic_ns, period.stop);
       const std::int64_t behind = (last_due - fire_at) / period.interval;
       if (behind == 0) break;
+      replace_top(Entry{fire_at + behind * period.interval, order});  // first: it may throw
       node.realtime += behind * period.interval;  // both lines move together
       period.missed += static_cast<std::uint64_t>(behind);
-      pop_top();
-      push_entry(Entry{fire_at + behind * period.interval, order});
     }
     if (const Node& due = node_at(slot); due.named() && !due.periodic()) {
       // A named alert leaves the index below (`retire` finds its bucket from its tag, which the
@@ -465,14 +464,23 @@ class TimerQueue {
     std::int64_t next = max_ns;
     if (node.periodic()) {
       Period& period = periods_[slot];
-      missed = std::exchange(period.missed, 0);
+      missed = period.missed;  // reset below, once nothing can throw
       const std::int64_t from = period.policy == MissedTicks::delay && missed != 0 ? now.monotonic_ns : fire_at;
       next = from > max_ns - period.interval ? max_ns : from + period.interval;
       if (next > period.stop) next = max_ns;
     }
+    // What may throw comes first: the event's name (a long one allocates), room to count the
+    // delivery, and the wheel's move (a re-arm may allocate). A std::bad_alloc from any of them
+    // leaves the tick pending, as if not taken.
     std::optional<Due> out{std::in_place};  // built in place: returned without a move
     TimeEvent& event = out->event;
     if (node.named()) event.name = names_[slot].view();  // on the last tick, `retire` below frees it
+    if (node.deliveries() == Node::max_deliveries) overflowing_.reserve(overflowing_.size() + 1);
+    if (next != max_ns) {
+      replace_top(Entry{next, order});
+    } else {
+      pop_top();
+    }
     event.id = ++events_fired_;
     event.ts_event = from_unix_ns(node.realtime);
     event.ts_init = from_unix_ns(now.realtime_ns);
@@ -484,13 +492,12 @@ class TimerQueue {
     if (node.deliveries() < Node::max_deliveries) {
       node.state += Node::delivery_unit;
     } else {
-      overflowing_.push_back(slot);
+      overflowing_.push_back(slot);  // room was made above
     }
-    pop_top();
+    if (node.periodic()) periods_[slot].missed = 0;
     if (next != max_ns) {
       const std::int64_t realtime_offset = node.realtime - fire_at;
       node.realtime = next + realtime_offset;  // the realtime the next tick is set for
-      push_entry(Entry{next, order});
     } else {
       retire(slot);
     }
@@ -531,7 +538,7 @@ class TimerQueue {
     const std::size_t bytes =
         chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() +
         names_.capacity() * sizeof(detail::CompactName) + tags_.capacity() * sizeof(std::uint32_t) +
-        name_heap_bytes_ + periods_.capacity() * sizeof(Period) + free_.capacity() * sizeof(std::uint32_t) +
+        name_heap_bytes_ + periods_.capacity() * sizeof(Period) +
         index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
   }
@@ -763,11 +770,11 @@ class TimerQueue {
     const bool named = !name.empty();
     if (named) stored.assign(name);  // may throw: before anything has changed
     // What may allocate comes before any change, so that a std::bad_alloc leaves the queue as it was.
-    const bool fresh = free_.empty();
+    const bool fresh = free_head_ == no_slot;
     if (fresh && slot_count_ >= slot_mask) {  // slot + 1 must fit an index entry's 24 bits
       throw clock_error("TimerQueue: more than " + std::to_string(slot_mask) + " timers pending at once");
     }
-    const std::uint32_t slot = fresh ? slot_count_ : free_.back();
+    const std::uint32_t slot = fresh ? slot_count_ : free_head_;
     if ((slot >> chunk_bits) == chunks_.size()) chunks_.push_back(std::make_unique<Record[]>(std::size_t{1} << chunk_bits));
     // The side arrays grow with the slots once they exist (geometrically: resize to the slab's
     // size). `names_` last: its size says both are there.
@@ -781,7 +788,7 @@ class TimerQueue {
     if (fresh) {
       ++slot_count_;
     } else {
-      free_.pop_back();
+      free_head_ = next_free(slot);
     }
     if (slot < periods_.size()) periods_[slot] = Period{interval, stop, 0, policy};
     Node& node = node_at(slot);
@@ -808,7 +815,12 @@ class TimerQueue {
       }
     }
     ++pending_;
-    push_entry(Entry{deadline, seq << slot_bits | slot});
+    try {
+      push_entry(Entry{deadline, seq << slot_bits | slot});  // on bad_alloc, the wheel is unchanged
+    } catch (...) {
+      retire(slot);  // the name, the slot and the callback go back: the queue is as it was
+      throw;
+    }
     return TimerHandle{slot, seq};
   }
 
@@ -853,7 +865,8 @@ class TimerQueue {
   void recycle(std::uint32_t slot) {
     callback_slot(slot) = nullptr;
     node_at(slot).set(Node::recycled_flag, true);
-    free_.push_back(slot);
+    node_at(slot).realtime = free_head_;  // see `free_head_`
+    free_head_ = slot;
   }
 
   void cancel_slot(std::uint32_t slot) {
@@ -902,6 +915,12 @@ class TimerQueue {
     wheel_.pop();
     top_ = nullptr;
   }
+  // Re-queues the timer of the entry `peek` returned at `e` (later), removing that entry. On
+  // bad_alloc nothing has changed.
+  void replace_top(Entry e) {
+    wheel_.replace_top(e);
+    top_ = nullptr;
+  }
 
   // A timer's record and its callback: 32 bytes, aligned, two to a 64-byte line: one miss per fire,
   // not two, at 10^5+ timers (a 32-byte std::function beside a 32-byte record filled a line on its
@@ -929,7 +948,13 @@ class TimerQueue {
   std::vector<Period> periods_;
   // Deliveries of a slot past its node's count of 15 (see `Node::max_deliveries`).
   std::vector<std::uint32_t> overflowing_;
-  std::vector<std::uint32_t> free_;
+  // The free slots, a stack linked through their records: a recycled node's `realtime` holds the
+  // next free slot (`no_slot` ends the list). Recycling a slot then never allocates, so `finish`
+  // (noexcept) and cancels cannot fail on memory, and the list costs nothing per timer.
+  std::uint32_t free_head_ = no_slot;
+  [[nodiscard]] std::uint32_t next_free(std::uint32_t slot) const noexcept {
+    return static_cast<std::uint32_t>(node_at(slot).realtime);
+  }
   detail::TimingWheel wheel_;
   const Entry* top_ = nullptr;  // the earliest live entry, while the wheel is unchanged (see `peek`)
   std::vector<IndexEntry> index_;

@@ -115,6 +115,7 @@ class TimingWheel {
         for (Chain& chain : set) delete_blocks(chain.head);
       }
     }
+    delete_blocks(pending_chain_.head);
     delete_blocks(pool_);
   }
 
@@ -141,19 +142,42 @@ class TimingWheel {
       cursor_ = key;
       near_end_ = key;
     }
-    ++size_;
     if (key < near_end_) {
       append(near_, e);
+      ++size_;
       std::push_heap(near_.begin(), near_.end(), later);
       // Many keys behind the cursor (timers loaded in no particular order, say) would turn the
       // wheel into a heap: once they are an eighth of all entries, restart the wheel from the
       // earliest key. O(size), after at least size / 8 pushes: O(1) amortised. (At a half, loading
       // 10^6 timers in random order left 31% of them in the heap, every one of their pops a
-      // descent through cold levels.)
-      if (near_.size() > 64 && near_.size() * 8 > size_) restart();
+      // descent through cold levels.) A restart is only an optimisation, and one cut short by
+      // std::bad_alloc loses nothing (see "Out of memory"): the push has succeeded either way.
+      if (near_.size() > 64 && near_.size() * 8 > size_) [[unlikely]] {
+        try {
+          restart();
+        } catch (const std::bad_alloc&) {
+        }
+      }
       return;
     }
     place(e);
+    ++size_;
+  }
+
+  // Adds `e`, which must be later than the entry `top` returned, and removes that entry: a fire
+  // that re-arms its timer. Call only right after a non-null `top`. On bad_alloc nothing has
+  // changed (the entry `top` returned is still there, and still the earliest).
+  void replace_top(WheelEntry e) {
+    // As `push`, minus the restart (which would move the entry `pop` is about to remove): the next
+    // push restarts if needed.
+    if (key_of(e.deadline) < near_end_) {
+      append(near_, e);
+      std::push_heap(near_.begin(), near_.end(), later);  // e is later: the earliest stays first
+    } else {
+      place(e);  // not into the level-0 slot being consumed: e's deadline is later
+    }
+    ++size_;
+    pop();
   }
 
   // `top`'s default: no batch callback.
@@ -169,6 +193,9 @@ class TimingWheel {
   // timers 101 -> 81 ns, 10^6 195 -> 156; larger batches, or batches from other levels, lose.
   template <class OnBatch = NoBatch>
   [[nodiscard]] const WheelEntry* top(std::int64_t limit, OnBatch&& on_batch = {}) {
+    if (has_pending_) [[unlikely]] {
+      resume();
+    }
     if (!near_.empty()) return near_.front().deadline <= limit ? &near_.front() : nullptr;
     const std::uint64_t bound = key_of(limit);
     while (levels_ != 0) {
@@ -242,7 +269,7 @@ class TimingWheel {
   void pop() {
     --size_;
     if (active_ != 0) [[unlikely]] {
-      drain_stages(stage_rate);
+      drain_stages_or_wait(stage_rate);
     }
     if (!near_.empty()) {
       std::pop_heap(near_.begin(), near_.end(), later);
@@ -280,6 +307,10 @@ class TimingWheel {
     near_.clear();
     current_ = none;
     front_ = 0;
+    pending_.clear();
+    release(pending_chain_);
+    pending_used_ = 0;
+    has_pending_ = false;
   }
 
   // Drops every entry for which `stale(entry)` holds; returns how many. O(size); allocates nothing.
@@ -333,6 +364,15 @@ class TimingWheel {
         bank_occupied_[1] &= ~(std::uint64_t{1} << slot);
       }
     }
+    if (has_pending_) {
+      removed += sweep(pending_, 0, stale);
+      if (pending_chain_.head != nullptr) {
+        removed += sweep(pending_chain_, stale, pending_used_);
+        pending_used_ = 0;
+        if (pending_chain_.size == 0) release(pending_chain_);
+      }
+      has_pending_ = !pending_.empty() || pending_chain_.size != 0;
+    }
     std::size_t kept = 0;
     for (const WheelEntry& e : near_) {
       if (stale(e)) {
@@ -354,12 +394,13 @@ class TimingWheel {
 
   // Entries' worth of storage the wheel holds (a measure of `bytes`).
   [[nodiscard]] std::size_t capacity() const noexcept {
-    return capacity_ + scratch_.capacity() + blocks_ * Block::capacity;
+    return capacity_ + scratch_.capacity() + pending_.capacity() + blocks_ * Block::capacity;
   }
 
   // Bytes held by the entries' storage (capacities), for memory accounting.
   [[nodiscard]] std::size_t bytes() const noexcept {
-    return sizeof(*this) + (capacity_ + scratch_.capacity()) * sizeof(WheelEntry) + blocks_ * sizeof(Block) +
+    return sizeof(*this) + (capacity_ + scratch_.capacity() + pending_.capacity()) * sizeof(WheelEntry) +
+           blocks_ * sizeof(Block) +
            spare_.capacity() * sizeof(spare_.front());
   }
 
@@ -677,6 +718,15 @@ class TimingWheel {
     }
   }
 
+  // The same from `pop`, which must not throw: on bad_alloc the entries not moved stay staged, to be
+  // moved by later pops or by the swap (each entry is in the slot or in the bank, never both).
+  [[gnu::noinline]] void drain_stages_or_wait(std::size_t most) noexcept {
+    try {
+      drain_stages(most);
+    } catch (const std::bad_alloc&) {
+    }
+  }
+
   // The staged slot (level, slot), now the earliest (the levels below are empty): its bank becomes
   // level - 1, and the cursor moves to the slot's start.
   [[gnu::noinline]] void swap_in(unsigned level, unsigned slot, std::uint64_t start) {
@@ -729,10 +779,16 @@ class TimingWheel {
     }
     Chain& chain = chain_at(level, slot);
     if (chain.size <= near_batch && end != 0) {
-      // Into the near heap (empty here): the chain's one block holds them.
+      // Into the near heap (empty here): the chain's one block holds them. On bad_alloc, as if
+      // not begun.
+      try {
+        for (std::uint32_t i = 0; i < chain.tail_count; ++i) append(near_, chain.head->entries[i]);
+      } catch (...) {
+        near_.clear();
+        throw;
+      }
       cursor_ = start;
       near_end_ = end;
-      for (std::uint32_t i = 0; i < chain.tail_count; ++i) append(near_, chain.head->entries[i]);
       empty_keeping_head(chain);
       clear_bit(level, slot);
       if (near_.size() == 2 && later(near_[0], near_[1])) std::swap(near_[0], near_[1]);  // a heap
@@ -756,6 +812,7 @@ class TimingWheel {
     chain = Chain{head, head, 0, 0};  // the slot keeps its first block (see empty_keeping_head)
     clear_bit(level, slot);
     Block* block = head;
+    std::uint32_t i = 0;
     try {
       while (block != nullptr) {
         // Placing never reaches this slot (only the levels below), so its kept block is not
@@ -763,7 +820,7 @@ class TimingWheel {
         Block* next = block->next;
         if (next != nullptr) NAUTILUS_CLOCK_PREFETCH(next);  // a chain defeats the hardware's prefetcher
         const std::uint32_t count = taken.count_of(block);
-        for (std::uint32_t i = 0; i < count; ++i) place(block->entries[i]);
+        for (i = 0; i < count; ++i) place(block->entries[i]);
         if (block != head) {
           block->next = nullptr;
           give_back(block);
@@ -771,10 +828,19 @@ class TimingWheel {
         block = next;
       }
     } catch (...) {
-      // Out of memory while placing: the entries not yet placed are lost (as they would be from a
-      // vector), but not their blocks.
-      give_back(block == head ? head->next : block);
-      head->next = nullptr;
+      // Out of memory while placing entry i of `block`: that entry and the rest become the pending
+      // chain, placed by the next `top` (see "Out of memory"). If `block` is the slot's kept first
+      // block, the slot gives it up.
+      std::size_t rest = taken.count_of(block) - i;
+      for (const Block* b = block->next; b != nullptr; b = b->next) rest += taken.count_of(b);
+      if (block == head) {
+        chain = Chain{};
+      } else {
+        head->next = nullptr;
+      }
+      pending_chain_ = Chain{block, taken.tail, rest, taken.tail_count};
+      pending_used_ = i;
+      has_pending_ = true;
       throw;
     }
     head->next = nullptr;
@@ -807,14 +873,14 @@ class TimingWheel {
         bank_place(level - 1, key, e);
         return;
       }
+      chain_append(chain_at(level, slot), e);  // first: on bad_alloc nothing has changed
       occupied_[level] |= std::uint64_t{1} << slot;
       levels_ |= 1U << level;
-      chain_append(chain_at(level, slot), e);
       return;
     }
+    slot_append(slots(level)[slot], e);
     occupied_[level] |= std::uint64_t{1} << slot;
     levels_ |= 1U << level;
-    slot_append(slots(level)[slot], e);
   }
 
   void clear_bit(unsigned level, unsigned slot) noexcept {
@@ -825,6 +891,7 @@ class TimingWheel {
   // Re-places every entry relative to a cursor at the earliest key (the near heap's top, which
   // precedes the whole wheel), emptying the near heap.
   void restart() {
+    if (has_pending_) resume();
     std::vector<WheelEntry> all;
     all.reserve(size_);
     drain_stages(std::numeric_limits<std::size_t>::max());
@@ -862,7 +929,42 @@ class TimingWheel {
     levels_ = 0;
     current_ = none;
     front_ = 0;
-    for (const WheelEntry& e : all) place(e);
+    std::size_t placed = 0;
+    try {
+      for (; placed < all.size(); ++placed) place(all[placed]);
+    } catch (...) {
+      // The rest is placed by the next `top` (see "Out of memory"); the cursor is at the earliest.
+      all.erase(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(placed));
+      pending_.swap(all);
+      has_pending_ = true;
+      throw;
+    }
+  }
+
+  // Places the entries whose move a std::bad_alloc cut short (see "Out of memory"), one at a time:
+  // if it throws again, each entry is in the wheel or still pending, never both or neither.
+  [[gnu::noinline]] void resume() {
+    while (!pending_.empty()) {
+      place(pending_.back());
+      pending_.pop_back();
+    }
+    while (pending_chain_.size != 0) {
+      Block* head = pending_chain_.head;
+      if (pending_used_ == pending_chain_.count_of(head)) {  // not the tail: entries remain
+        pending_chain_.head = head->next;
+        head->next = nullptr;
+        give_back(head);
+        pending_used_ = 0;
+        continue;
+      }
+      place(head->entries[pending_used_]);
+      ++pending_used_;
+      --pending_chain_.size;
+    }
+    release(pending_chain_);
+    pending_used_ = 0;
+    std::vector<WheelEntry>().swap(pending_);
+    has_pending_ = false;
   }
 
   // Moves the cursor to the start of (level, slot), the earliest non-empty slot, and spreads its
@@ -873,7 +975,18 @@ class TimingWheel {
     scratch_.swap(slots(level)[slot]);
     clear_bit(level, slot);
     note_cascade(scratch_.size());
-    for (const WheelEntry& e : scratch_) place(e);
+    std::size_t placed = 0;
+    try {
+      for (; placed < scratch_.size(); ++placed) place(scratch_[placed]);
+    } catch (...) {
+      // Out of memory: the entries not placed yet are placed by the next `top` (see "Out of
+      // memory"). Their storage, the slot's, becomes the pending vector's.
+      scratch_.erase(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(placed));
+      pending_.swap(scratch_);
+      capacity_ -= std::min(capacity_, pending_.capacity());
+      has_pending_ = true;
+      throw;
+    }
     scratch_.clear();
     scratch_.swap(slots(level)[slot]);  // an empty vector with capacity goes back
     recycle(slots(level)[slot]);
@@ -923,6 +1036,13 @@ class TimingWheel {
   std::vector<std::vector<WheelEntry>> spare_;  // emptied slots' storage (see `recycle`)
   std::vector<WheelEntry> near_;                // min-heap (by `later`) of the keys below near_end_
   std::vector<WheelEntry> scratch_;
+  // Entries whose move down the wheel a std::bad_alloc cut short (see "Out of memory"), placed
+  // relative to the cursor by the next `top`: a vector's, or a chain's from its head block's entry
+  // `pending_used_`.
+  std::vector<WheelEntry> pending_;
+  Chain pending_chain_;
+  std::uint32_t pending_used_ = 0;
+  bool has_pending_ = false;
   Block* pool_ = nullptr;    // free blocks, linked by `next`
   std::size_t pooled_ = 0;   // blocks in the pool
   std::size_t blocks_ = 0;   // blocks held, in chains and in the pool

@@ -1,0 +1,311 @@
+// What a failed allocation leaves behind, for the calls that promise to lose nothing on
+// std::bad_alloc. This binary replaces the global operator new, so that a test can make
+// allocations on this thread fail: every one, or the next one of a given size.
+#include <nautilus/clock/detail/timing_wheel.hpp>
+#include <nautilus/clock/test_clock.hpp>
+#include <nautilus/clock/timers.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <functional>
+#include <limits>
+#include <new>
+#include <random>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace {
+thread_local bool fail_every = false;
+thread_local std::size_t fail_size = 0;    // 0: none
+thread_local std::size_t fail_period = 0;  // 0: none; else one allocation in fail_period fails, at random
+thread_local std::uint64_t draws = 0;      // the failures' random sequence (splitmix64), fixed-seed
+thread_local std::size_t failed = 0;       // allocations made to fail so far
+// The next number of a fixed-seed splitmix64 sequence: which allocations fail is random (so that a
+// retried call eventually gets through) but the same in every run.
+std::uint64_t draw() noexcept {
+  std::uint64_t z = (draws += 0x9e3779b97f4a7c15);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+void* operator new(std::size_t size) {
+  if (fail_every || (fail_size != 0 && size == fail_size) || (fail_period != 0 && draw() % fail_period == 0)) {
+    fail_size = 0;
+    ++failed;
+    throw std::bad_alloc();
+  }
+  if (void* block = std::malloc(size == 0 ? 1 : size)) return block;
+  throw std::bad_alloc();
+}
+// Not inlined: g++ would otherwise see free() of a block from operator new (-Wmismatched-new-delete).
+[[gnu::noinline]] void operator delete(void* block) noexcept { std::free(block); }
+[[gnu::noinline]] void operator delete(void* block, std::size_t) noexcept { std::free(block); }
+
+using namespace std::chrono_literals;
+using nautilus::TestClock;
+using nautilus::TimeEvent;
+using nautilus::unix_nanos;
+
+namespace {
+
+const unix_nanos t0 = nautilus::parse_iso8601("2024-03-01T09:30:00Z");
+
+// Every allocation on this thread fails while one of these lives.
+struct NoAllocation {
+  NoAllocation() { fail_every = true; }
+  NoAllocation(const NoAllocation&) = delete;
+  NoAllocation& operator=(const NoAllocation&) = delete;
+  ~NoAllocation() { fail_every = false; }
+};
+
+// One allocation in `period` on this thread fails, at random, while one of these lives.
+// They nest: a callback's own retried calls run inside a retried advance.
+struct FailingAllocations {
+  explicit FailingAllocations(std::size_t period) : saved(std::exchange(fail_period, period)) {}
+  FailingAllocations(const FailingAllocations&) = delete;
+  FailingAllocations& operator=(const FailingAllocations&) = delete;
+  ~FailingAllocations() { fail_period = saved; }
+  std::size_t saved;
+};
+
+// Runs `op` with one allocation in `period` failing, again after each std::bad_alloc, until it
+// completes; returns how many attempts failed.
+template <class Op>
+std::size_t retry_failing(std::size_t period, Op op) {
+  for (std::size_t failures = 0;; ++failures) {
+    try {
+      const FailingAllocations failing{period};
+      op();
+      return failures;
+    } catch (const std::bad_alloc&) {
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("TimingWheel loses and repeats no entry when allocations fail while it moves them") {
+  // A hold model against a sorted set, one allocation in `period` failing: a push that throws
+  // has added nothing, a `top` that throws has lost nothing (the move it cut short resumes at the
+  // next call), and `pop` never throws. Loads behind the cursor make it restart now and then.
+  using nautilus::detail::TimingWheel;
+  using nautilus::detail::WheelEntry;
+  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  for (const std::size_t threshold : {std::size_t{32}, std::size_t{0}}) {
+    for (const std::size_t period : {std::size_t{2}, std::size_t{3}, std::size_t{7}, std::size_t{29}}) {
+      CAPTURE(threshold, period);
+      TimingWheel wheel{threshold};
+      std::set<std::pair<std::int64_t, std::uint64_t>> model;
+      std::mt19937_64 rng{period * 1000 + threshold};
+      std::uint64_t order = 0;
+      std::size_t failures = 0;
+      const auto push = [&](std::int64_t deadline) {
+        const WheelEntry e{deadline, ++order};
+        failures += retry_failing(period, [&] { wheel.push(e); });
+        model.emplace(deadline, e.order);
+        REQUIRE(wheel.size() == model.size());
+      };
+      for (int i = 0; i < 3'000; ++i) push(1 + static_cast<std::int64_t>(rng() % 10'000'000));
+      std::int64_t now = 0;
+      for (int fire = 1; fire <= 30'000; ++fire) {
+        const WheelEntry* top = nullptr;
+        failures += retry_failing(period, [&] { top = wheel.top(max); });
+        REQUIRE(top != nullptr);
+        REQUIRE(std::make_pair(top->deadline, top->order) == *model.begin());
+        now = top->deadline;
+        {
+          const FailingAllocations failing{period};
+          wheel.pop();
+        }
+        model.erase(model.begin());
+        push(now + 1 + static_cast<std::int64_t>(rng() % 10'000'000));
+        if (fire % 5'000 == 0) {
+          // Keys behind the cursor: a quarter of the entries, enough to restart the wheel.
+          const std::size_t behind = model.size() / 4 + 70;
+          for (std::size_t i = 0; i < behind; ++i) push(now - 1 - static_cast<std::int64_t>(rng() % 1'000));
+        }
+      }
+      while (!model.empty()) {
+        const WheelEntry* top = nullptr;
+        failures += retry_failing(period, [&] { top = wheel.top(max); });
+        REQUIRE(top != nullptr);
+        REQUIRE(std::make_pair(top->deadline, top->order) == *model.begin());
+        wheel.pop();
+        model.erase(model.begin());
+      }
+      CHECK(wheel.size() == 0);
+      CHECK(wheel.top(max) == nullptr);
+      CHECK(failures > 0);  // the failures did reach the wheel
+    }
+  }
+}
+
+TEST_CASE("advance_time_collect into a buffer that cannot grow keeps every event taken and leaves the rest pending") {
+  TestClock clock{t0};
+  const std::vector<std::string> names{"a", "b", "c", "d", "e"};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    clock.set_time_alert(names[i], t0 + std::chrono::seconds{i + 1});
+  }
+  std::vector<TimeEvent> out;
+  out.reserve(3);
+  // The buffer is full after three events; growing it (to 16 events) fails.
+  const std::size_t failed_before = failed;
+  fail_size = 16 * sizeof(TimeEvent);
+  CHECK_THROWS_AS(clock.advance_time_collect(t0 + 10s, out), std::bad_alloc);
+  fail_size = 0;
+  REQUIRE(failed == failed_before + 1);
+  REQUIRE(out.size() == 3);
+  for (std::size_t i = 0; i < 3; ++i) {
+    CHECK(out[i].name == names[i]);
+    CHECK(out[i].id == i + 1);
+    CHECK(out[i].ts_event == t0 + std::chrono::seconds{i + 1});
+  }
+  CHECK(clock.now() == t0 + 3s);  // at the last tick taken
+  CHECK(clock.timer_count() == 2);
+  CHECK(clock.next_deadline() == t0 + 4s);
+  // Nothing lost: the next advance collects the other two, with the ids that follow.
+  CHECK(clock.advance_time_collect(t0 + 10s, out) == 2);
+  REQUIRE(out.size() == 5);
+  CHECK(out[3].name == "d");
+  CHECK(out[3].id == 4);
+  CHECK(out[4].name == "e");
+  CHECK(out[4].ts_event == t0 + 5s);
+  CHECK(clock.now() == t0 + 10s);
+}
+
+TEST_CASE("finishing a delivery and cancelling a timer allocate nothing, so they cannot fail on memory") {
+  // A fired timer's slot goes back to the free list in `finish`, which is noexcept: an allocation
+  // there would end the program. A cancel must not fail after the timer is gone either.
+  nautilus::TimerQueue queue;
+  const std::int64_t start = nautilus::to_unix_ns(t0);
+  const nautilus::ClockReading now{start, start};
+  int fired = 0;
+  const auto count = [&](const TimeEvent&) { ++fired; };
+  const auto at = [&](std::chrono::seconds d) { return t0 + d; };
+  queue.set_time_alert("fires", at(1s), count, nautilus::PastDeadline::fire_now, now);
+  queue.set_time_alert("by-name", at(5s), count, nautilus::PastDeadline::fire_now, now);
+  const nautilus::TimerHandle by_handle =
+      queue.set_time_alert("by-handle", at(6s), count, nautilus::PastDeadline::fire_now, now);
+  const std::int64_t later = start + 2'000'000'000;
+  auto due = queue.pop_due(nautilus::ClockReading{later, later});
+  REQUIRE(due);
+  bool cancelled_by_name = false;
+  bool cancelled_by_handle = false;
+  {
+    const NoAllocation none;
+    queue.invoke(*due);
+    queue.finish(*due);
+    cancelled_by_name = queue.cancel_timer("by-name");
+    cancelled_by_handle = queue.cancel_timer(by_handle);
+  }
+  CHECK(fired == 1);
+  CHECK(cancelled_by_name);
+  CHECK(cancelled_by_handle);
+  CHECK(queue.timer_count() == 0);
+  CHECK_FALSE(queue.has_timer("fires"));
+  // The recycled slots are reused and fire as new timers.
+  queue.set_time_alert("again", at(3s), count, nautilus::PastDeadline::fire_now, now);
+  queue.set_time_alert("and-again", at(4s), count, nautilus::PastDeadline::fire_now, now);
+  const std::int64_t end = start + 10'000'000'000;
+  while (auto next = queue.pop_due(nautilus::ClockReading{end, end})) {
+    queue.invoke(*next);
+    queue.finish(*next);
+  }
+  CHECK(fired == 3);
+}
+
+namespace {
+
+// One line per event: everything a replay compares.
+std::string line(const TimeEvent& e) {
+  return e.name + " #" + std::to_string(e.id) + " @" + nautilus::format_iso8601(e.ts_event) + " init " +
+         nautilus::format_iso8601(e.ts_init) + " late " + std::to_string(e.lateness.count()) + " missed " +
+         std::to_string(e.missed);
+}
+
+// A backtest's worth of timers: periodic ones under each missed-tick policy, named alerts whose
+// callbacks set the next one, anonymous alerts, callback-less alerts, cancels and a stall. With
+// `period` non-zero, one allocation in `period` fails, at random, and each call (the callbacks' own calls
+// too) is retried until it completes, as a program that survives std::bad_alloc would. Returns
+// the events, in the order delivered.
+std::vector<std::string> run_schedule(std::size_t period) {
+  TestClock clock{t0};
+  std::vector<std::string> lines;
+  std::size_t failures = 0;
+  const auto call = [&](auto op) {
+    if (period == 0) {
+      op();
+    } else {
+      failures += retry_failing(period, op);
+    }
+  };
+  // Logging allocates: not under failing allocations (the code under test is the clock).
+  const auto log = [&](const TimeEvent& e) {
+    const std::size_t saved = fail_period;
+    fail_period = 0;
+    lines.push_back(line(e));
+    fail_period = saved;
+  };
+  std::mt19937_64 rng{77};
+  const nautilus::MissedTicks policies[] = {nautilus::MissedTicks::burst, nautilus::MissedTicks::skip,
+                                            nautilus::MissedTicks::delay};
+  for (int i = 0; i < 30; ++i) {
+    nautilus::TimerOptions options;
+    options.missed_ticks = policies[i % 3];
+    const std::string name = "periodic-with-a-long-name-" + std::to_string(i);  // allocates
+    const auto interval = std::chrono::milliseconds{1 + static_cast<std::int64_t>(rng() % 50)};
+    call([&] { clock.set_timer(name, interval, std::nullopt, std::nullopt, log, options); });
+  }
+  std::function<void(const TimeEvent&)> chain = [&](const TimeEvent& e) {
+    log(e);
+    const auto next = e.ts_event + std::chrono::microseconds{1 + static_cast<std::int64_t>(e.id % 997)};
+    call([&] { clock.set_time_alert(e.name, next, chain); });  // its own name, free again
+  };
+  for (int i = 0; i < 200; ++i) {
+    const auto at = t0 + std::chrono::microseconds{static_cast<std::int64_t>(rng() % 100'000)};
+    call([&] { clock.set_time_alert("alert-" + std::to_string(i), at, chain); });
+    call([&] { clock.set_time_alert(at + 3us, log); });
+    call([&] { clock.set_time_alert("outbox-" + std::to_string(i), at + 7us); });
+  }
+  for (int step = 1; step <= 40; ++step) {
+    // Targets are taken before the call: a retry goes on to the same time, whatever the clock's
+    // time when the attempt before it stopped.
+    if (step % 10 == 0) {
+      const unix_nanos stalled = clock.now() + 35ms;
+      call([&] { clock.set_time(stalled); });  // a stall: ticks go late
+    }
+    if (step % 7 == 0) {
+      call([&] { clock.cancel_timer("periodic-with-a-long-name-" + std::to_string(step)); });
+    }
+    const unix_nanos target = t0 + step * 5ms + (step / 10) * 35ms;
+    call([&] { clock.advance_time(target); });
+    std::vector<TimeEvent> taken;
+    call([&] { taken = clock.take_events(); });
+    for (const TimeEvent& e : taken) log(e);
+  }
+  if (period != 0) CHECK(failures > 0);  // the failures did reach the clock
+  return lines;
+}
+
+}  // namespace
+
+TEST_CASE("TestClock fires the same events, with the same ids, when allocations fail and calls are retried") {
+  const std::vector<std::string> expected = run_schedule(0);
+  REQUIRE(expected.size() > 10'000);
+  for (const std::size_t period : {std::size_t{3}, std::size_t{5}, std::size_t{11}}) {
+    CAPTURE(period);
+    const std::vector<std::string> lines = run_schedule(period);
+    REQUIRE(lines.size() == expected.size());
+    for (std::size_t i = 0; i < lines.size(); ++i) {
+      if (lines[i] != expected[i]) FAIL("event " << i << ": " << lines[i] << " instead of " << expected[i]);
+    }
+  }
+}
