@@ -37,7 +37,8 @@ std::uint64_t draw() noexcept {
 }  // namespace
 
 void* operator new(std::size_t size) {
-  if (fail_every || (fail_size != 0 && size == fail_size) || (fail_period != 0 && draw() % fail_period == 0)) {
+  if (fail_every || (fail_size != 0 && size == fail_size) ||
+      (fail_period != 0 && draw() % fail_period == 0)) {
     fail_size = 0;
     ++failed;
     throw std::bad_alloc();
@@ -148,7 +149,7 @@ TEST_CASE("TimingWheel loses and repeats no entry when allocations fail while it
   }
 }
 
-TEST_CASE("advance_time_collect into a buffer that cannot grow keeps every event taken and leaves the rest pending") {
+TEST_CASE("advance_time_collect into a full buffer keeps the events taken and leaves the rest pending") {
   TestClock clock{t0};
   const std::vector<std::string> names{"a", "b", "c", "d", "e"};
   for (std::size_t i = 0; i < names.size(); ++i) {

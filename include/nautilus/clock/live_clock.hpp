@@ -248,7 +248,9 @@ class LiveClock {
     for (;;) {
       // Room in the outbox before a tick is taken, should its timer have no callback: a
       // std::bad_alloc then leaves the tick pending.
-      if (outbox_.size() == outbox_.capacity()) outbox_.reserve(std::max<std::size_t>(16, outbox_.capacity() * 2));
+      if (outbox_.size() == outbox_.capacity()) {
+        outbox_.reserve(std::max<std::size_t>(16, outbox_.capacity() * 2));
+      }
       auto due = timers_.pop_due(reading());
       if (!due) return fired;
       ++fired;

@@ -535,11 +535,10 @@ class TimerQueue {
   // excluding what callbacks capture on the heap.
   [[nodiscard]] std::size_t bytes_per_timer() const noexcept {
     if (pending_ == 0) return 0;
-    const std::size_t bytes =
-        chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() +
-        names_.capacity() * sizeof(detail::CompactName) + tags_.capacity() * sizeof(std::uint32_t) +
-        name_heap_bytes_ + periods_.capacity() * sizeof(Period) +
-        index_.capacity() * sizeof(IndexEntry);
+    const std::size_t bytes = chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) +
+                              wheel_.bytes() + names_.capacity() * sizeof(detail::CompactName) +
+                              tags_.capacity() * sizeof(std::uint32_t) + name_heap_bytes_ +
+                              periods_.capacity() * sizeof(Period) + index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
   }
 

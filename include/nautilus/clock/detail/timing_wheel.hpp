@@ -400,8 +400,7 @@ class TimingWheel {
   // Bytes held by the entries' storage (capacities), for memory accounting.
   [[nodiscard]] std::size_t bytes() const noexcept {
     return sizeof(*this) + (capacity_ + scratch_.capacity() + pending_.capacity()) * sizeof(WheelEntry) +
-           blocks_ * sizeof(Block) +
-           spare_.capacity() * sizeof(spare_.front());
+           blocks_ * sizeof(Block) + spare_.capacity() * sizeof(spare_.front());
   }
 
  private:
