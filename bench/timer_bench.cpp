@@ -561,9 +561,9 @@ class HoldTestClockAnonymous final : public Model {
 };
 
 // Callback-less alerts, for an engine that dispatches events itself: advance_time_collect() to the
-// earliest deadline returns the events due there, and the driver schedules each replacement. The
-// replacement cannot be set until its alert has fired, so the clock is advanced one deadline at a time,
-// as with callbacks; each advance returns a fresh vector (one allocation per deadline).
+// earliest deadline appends the events due there to a buffer the driver reuses, and the driver
+// schedules each replacement. The replacement cannot be set until its alert has fired, so the clock is
+// advanced one deadline at a time, as with callbacks.
 class HoldTestClockCollect final : public Model {
  public:
   HoldTestClockCollect(const Inputs& in, std::size_t n) {
@@ -574,7 +574,9 @@ class HoldTestClockCollect final : public Model {
   void fire_until(std::uint64_t target) {
     while (fired_ < target) {
       const auto next = clock_.next_deadline();
-      for (TimeEvent& event : clock_.advance_time_collect(*next)) {
+      due_.clear();
+      clock_.advance_time_collect(*next, due_);
+      for (const TimeEvent& event : due_) {
         const std::chrono::nanoseconds increment{increments_[fired_++ & increment_mask]};
         clock_.set_time_alert(event.name, event.ts_event + increment);
       }
@@ -584,6 +586,7 @@ class HoldTestClockCollect final : public Model {
  private:
   const std::int64_t* increments_ = increments().data();
   TestClock clock_{at_ns(start_ns)};
+  std::vector<TimeEvent> due_;
   std::uint64_t fired_ = 0;
 };
 
@@ -745,7 +748,8 @@ class PeriodicTestClockCallbacks final : public Model {
   std::uint64_t handled_ = 0;
 };
 
-// Callback-less timers: one advance_time_collect() per minute returns the minute's N events, sorted.
+// Callback-less timers: one advance_time_collect() per minute appends the minute's N events, sorted,
+// to a buffer the driver reuses.
 class PeriodicTestClockCollect final : public Model {
  public:
   PeriodicTestClockCollect(const Inputs& in, std::size_t n) {
@@ -756,7 +760,9 @@ class PeriodicTestClockCollect final : public Model {
   }
   [[nodiscard]] std::uint64_t fired() const noexcept { return fired_; }
   void advance_minute() {
-    for (const TimeEvent& event : clock_.advance_time_collect(clock_.now() + 1min)) {
+    due_.clear();
+    clock_.advance_time_collect(clock_.now() + 1min, due_);
+    for (const TimeEvent& event : due_) {
       handled_ += event.id;
       ++fired_;
     }
@@ -765,6 +771,7 @@ class PeriodicTestClockCollect final : public Model {
 
  private:
   TestClock clock_{at_ns(start_ns)};
+  std::vector<TimeEvent> due_;
   std::uint64_t fired_ = 0;
   std::uint64_t handled_ = 0;
 };
@@ -962,7 +969,8 @@ class BatchTestClock final : public Model {
   std::uint64_t handled_ = 0;
 };
 
-// Callback-less named alerts: one advance_time_collect() returns the round's N events, sorted.
+// Callback-less named alerts: one advance_time_collect() appends the round's N events, sorted, to a
+// buffer the driver reuses.
 class BatchTestClockCollect final : public Model {
  public:
   BatchTestClockCollect(const Inputs& in, std::size_t n) : in_(in), n_(n) {
@@ -971,8 +979,9 @@ class BatchTestClockCollect final : public Model {
   }
   [[nodiscard]] std::uint64_t fired() const noexcept { return fired_; }
   void round() {
-    for (const TimeEvent& event :
-         clock_.advance_time_collect(clock_.now() + std::chrono::nanoseconds{max_increment_ns})) {
+    due_.clear();
+    clock_.advance_time_collect(clock_.now() + std::chrono::nanoseconds{max_increment_ns}, due_);
+    for (const TimeEvent& event : due_) {
       handled_ += event.id;
       ++fired_;
     }
@@ -991,6 +1000,7 @@ class BatchTestClockCollect final : public Model {
   const Inputs& in_;
   std::size_t n_;
   TestClock clock_{at_ns(start_ns)};
+  std::vector<TimeEvent> due_;
   std::uint64_t fired_ = 0;
   std::uint64_t handled_ = 0;
 };
