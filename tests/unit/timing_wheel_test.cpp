@@ -407,3 +407,46 @@ TEST_CASE("TimingWheel sweeps slots half drained into their banks, losing and re
   }
   drain_both(wheel, model);
 }
+
+TEST_CASE("TimingWheel emptied by a sweep with slots staged starts afresh, wherever its next entries fall") {
+  // Every chained slot staged (threshold 0). A sweep that removes every entry leaves staged slots
+  // marked; the next push starts the empty wheel at a new cursor (its floor, or the key), and the
+  // entries pushed then must pop in exact order, whether they fall before, inside or after the old
+  // range.
+  std::mt19937_64 rng{11};
+  for (const std::int64_t base : {std::int64_t{0}, std::int64_t{5'000'000}, std::int64_t{40'000'000}}) {
+    for (const bool floor : {false, true}) {
+      CAPTURE(base, floor);
+      TimingWheel wheel{0};
+      Model model;
+      std::uint64_t order = 0;
+      load_both(wheel, model, rng, 3'000, 20'000'000, order);
+      for (int pop = 0; pop < 700; ++pop) pop_both(wheel, model);
+      sweep_both(wheel, model, 0, 1);  // every entry
+      REQUIRE(wheel.size() == 0);
+      for (int i = 0; i < 3'000; ++i) {
+        const std::int64_t deadline = base + static_cast<std::int64_t>(rng() % 20'000'000);
+        wheel.push({deadline, ++order}, floor ? base : std::numeric_limits<std::int64_t>::max());
+        model.insert({deadline, order});
+      }
+      drain_both(wheel, model);
+    }
+  }
+}
+
+TEST_CASE("TimingWheel started at its floor keeps entries set after it, in any order, out of the near heap") {
+  // A clock's current time as the floor of an empty wheel: N alerts set at random times after it
+  // all go into the wheel (none behind the cursor), so the wheel never restarts for them.
+  TimingWheel wheel;
+  Model model;
+  std::mt19937_64 rng{12};
+  std::uint64_t order = 0;
+  const std::int64_t now = 1'000'000;
+  for (int i = 0; i < 10'000; ++i) {
+    const std::int64_t deadline = now + static_cast<std::int64_t>(rng() % 1'000'000);
+    wheel.push({deadline, ++order}, now);
+    model.insert({deadline, order});
+    REQUIRE(wheel.near_size() == 0);
+  }
+  drain_both(wheel, model);
+}

@@ -294,7 +294,7 @@ class TimerQueue {
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
     return insert(name, lookup, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst,
-                  std::move(callback));
+                  std::move(callback), now.monotonic_ns);
   }
 
   // An anonymous one-shot alert: no name to invent, hash or keep unique (an order's expiry, say);
@@ -307,7 +307,7 @@ class TimerQueue {
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
     return insert({}, NameLookup{}, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst,
-                  std::move(callback));
+                  std::move(callback), now.monotonic_ns);
   }
 
   // A periodic timer: ticks at `start + interval`, `start + 2 * interval`, ... (from `start` itself
@@ -341,7 +341,7 @@ class TimerQueue {
                         format_iso8601(from_unix_ns(now.realtime_ns)));
     }
     return insert(name, lookup, deadline, interval.count(), stop_ns, to_unix_ns(first), options.missed_ticks,
-                  std::move(callback));
+                  std::move(callback), now.monotonic_ns);
   }
 
   // Cancels the pending timer `name`; its callback will not start again. Returns false, and does
@@ -761,9 +761,10 @@ class TimerQueue {
   static unix_nanos realtime_of(const Node& node) noexcept { return from_unix_ns(node.realtime); }
 
   // An empty `name` sets an anonymous timer (a named one's is never empty: `validate_name`).
+  // `now`: the monotonic time it is set at.
   TimerHandle insert(std::string_view name, NameLookup lookup, std::int64_t deadline,
                      std::int64_t interval, std::int64_t stop, std::int64_t realtime, MissedTicks policy,
-                     TimerCallback callback) {
+                     TimerCallback callback, std::int64_t now) {
     if (next_seq_ > max_seq) throw clock_error("TimerQueue: more than 2^40 timers set on one queue");
     detail::CompactName stored;
     const bool named = !name.empty();
@@ -815,7 +816,7 @@ class TimerQueue {
     }
     ++pending_;
     try {
-      push_entry(Entry{deadline, seq << slot_bits | slot});  // on bad_alloc, the wheel is unchanged
+      push_entry(Entry{deadline, seq << slot_bits | slot}, now);  // on bad_alloc, the wheel is unchanged
     } catch (...) {
       retire(slot);  // the name, the slot and the callback go back: the queue is as it was
       throw;
@@ -906,8 +907,10 @@ class TimerQueue {
 
   // Every change to the wheel goes through these (or clears `top_` itself): they forget the
   // earliest entry `peek` found.
-  void push_entry(Entry e) {
-    wheel_.push(e);
+  // `now`: an empty wheel starts there (deadlines are rarely before it), so that timers set in
+  // any order after it land in the wheel, not in its near heap.
+  void push_entry(Entry e, std::int64_t now) {
+    wheel_.push(e, now);
     top_ = nullptr;
   }
   void pop_top() {

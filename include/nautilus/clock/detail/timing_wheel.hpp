@@ -134,13 +134,18 @@ class TimingWheel {
   // The largest batch handed to `top`'s `on_batch`.
   static constexpr std::size_t prefetch_batch = 16;
 
-  // Adds an entry.
-  void push(WheelEntry e) {
+  // Adds an entry. `floor`: where an empty wheel starts if it is before `e`, typically the clock's
+  // current time, before which later pushes rarely fall. (Started at `e`, a wheel loaded with
+  // deadlines in random order would take every one before `e` into the near heap, and restart.)
+  void push(WheelEntry e, std::int64_t floor = std::numeric_limits<std::int64_t>::max()) {
     const std::uint64_t key = key_of(e.deadline);
-    // An empty wheel may start anywhere: start at the first key, so entries near it are placed low.
+    // An empty wheel may start anywhere at or before its first key.
     if (size_ == 0) {
-      cursor_ = key;
-      near_end_ = key;
+      if ((levels_ | staged_levels_) != 0) [[unlikely]] {
+        forget_slots();  // empty slots left set, and staged: a sweep emptied the wheel
+      }
+      cursor_ = std::min(key, key_of(floor));
+      near_end_ = cursor_;
     }
     if (key < near_end_) {
       append(near_, e);
@@ -745,6 +750,16 @@ class TimingWheel {
     cursor_ = start;
     near_end_ = start;
     arm_stages();
+  }
+
+  // Clears the marks an empty wheel may keep (a staged slot's bit stays set once a sweep empties
+  // it): the cursor may then move anywhere.
+  [[gnu::noinline]] void forget_slots() noexcept {
+    unstage();
+    occupied_.fill(0);
+    levels_ = 0;
+    current_ = none;
+    front_ = 0;
   }
 
   // Drops every stage, its bank's entries with it (for `clear`, or `restart` once it has them).
