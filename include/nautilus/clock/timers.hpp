@@ -293,8 +293,8 @@ class TimerQueue {
       throw clock_error("set_time_alert: alert '" + std::string(name) + "' at " + format_iso8601(at) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(name, lookup, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst,
-                  std::move(callback), now.monotonic_ns);
+    return insert(name, lookup, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst, std::move(callback),
+                  now.monotonic_ns);
   }
 
   // An anonymous one-shot alert: no name to invent, hash or keep unique (an order's expiry, say);
@@ -762,9 +762,9 @@ class TimerQueue {
 
   // An empty `name` sets an anonymous timer (a named one's is never empty: `validate_name`).
   // `now`: the monotonic time it is set at.
-  TimerHandle insert(std::string_view name, NameLookup lookup, std::int64_t deadline,
-                     std::int64_t interval, std::int64_t stop, std::int64_t realtime, MissedTicks policy,
-                     TimerCallback callback, std::int64_t now) {
+  TimerHandle insert(std::string_view name, NameLookup lookup, std::int64_t deadline, std::int64_t interval,
+                     std::int64_t stop, std::int64_t realtime, MissedTicks policy, TimerCallback callback,
+                     std::int64_t now) {
     if (next_seq_ > max_seq) throw clock_error("TimerQueue: more than 2^40 timers set on one queue");
     detail::CompactName stored;
     const bool named = !name.empty();
