@@ -71,6 +71,13 @@
 // below was busy with its own stage, and the rest of a staged slot that filled faster than the pops
 // drained it.
 //
+// Out of memory. Appending to a slot may allocate (a block, a vector's growth); every append either
+// succeeds or changes nothing. `push` and `replace_top` either add their entry or throw with the
+// wheel unchanged; `pop` never throws (a stage it could not drain is drained later). A move that
+// std::bad_alloc cuts short (a cascade, the rest of a restart) leaves its unplaced entries pending,
+// in a vector or the rest of the slot's chain, and the next `top` places them before it answers:
+// every entry is always in exactly one place, and `size()` counts it.
+//
 // Levels 0 and 1 (slots of 1 ns and 64 ns: few entries, but a level-0 slot is sorted and read by
 // index) keep vectors. An emptied vector slot keeps its storage unless large; large storage goes to
 // a list of spares, which the next slot to fill takes, and back to the allocator while the vectors
