@@ -950,13 +950,19 @@ class TimingWheel {
     levels_ = 0;
     current_ = none;
     front_ = 0;
+    place_or_pend(all);  // the cursor is at the earliest
+  }
+
+  // Places every entry of `entries` (nothing pending: `top` resumed first). If placing one throws,
+  // it and the rest become the pending vector, placed by the next `top` (see "Out of memory"),
+  // and `entries` is left empty.
+  void place_or_pend(std::vector<WheelEntry>& entries) {
     std::size_t placed = 0;
     try {
-      for (; placed < all.size(); ++placed) place(all[placed]);
+      for (; placed < entries.size(); ++placed) place(entries[placed]);
     } catch (...) {
-      // The rest is placed by the next `top` (see "Out of memory"); the cursor is at the earliest.
-      all.erase(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(placed));
-      pending_.swap(all);
+      entries.erase(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(placed));
+      pending_.swap(entries);
       has_pending_ = true;
       throw;
     }
@@ -996,16 +1002,11 @@ class TimingWheel {
     scratch_.swap(slots(level)[slot]);
     clear_bit(level, slot);
     note_cascade(scratch_.size());
-    std::size_t placed = 0;
     try {
-      for (; placed < scratch_.size(); ++placed) place(scratch_[placed]);
+      place_or_pend(scratch_);
     } catch (...) {
-      // Out of memory: the entries not placed yet are placed by the next `top` (see "Out of
-      // memory"). Their storage, the slot's, becomes the pending vector's.
-      scratch_.erase(scratch_.begin(), scratch_.begin() + static_cast<std::ptrdiff_t>(placed));
-      pending_.swap(scratch_);
+      // The slot's storage went to the pending vector: no longer the slots' (`capacity_`).
       capacity_ -= std::min(capacity_, pending_.capacity());
-      has_pending_ = true;
       throw;
     }
     scratch_.clear();
