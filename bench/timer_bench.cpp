@@ -850,207 +850,160 @@ class PeriodicAsio final : public Model {
 // =============================================================================================
 // batch/<N>: schedule N one-shot alerts at now + U(1..1e6) ns (`first_offsets_ns`), then advance the
 // time past all of them (1 ms), firing each at its own deadline through a handler that folds its
-// event into `handled_` (the same trivial work for every peer). One iteration = one alert scheduled
-// and fired. A model runs one round when built and then schedules the next N, so its containers are
-// at their steady-state capacity and bytes_per_timer counts N pending alerts; a timed round fires
-// those N, then schedules the next N.
+// event into the model's `BatchCounts` (the same trivial work for every peer). One iteration = one
+// alert scheduled and fired. A model runs one round when built and then schedules the next N, so its
+// containers are at their steady-state capacity and bytes_per_timer counts N pending alerts; a timed
+// round fires those N, then schedules the next N.
+//
+// `Batch<Peer>` runs the rounds; a peer schedules alert `i` at a deadline (`schedule`) and fires every
+// alert due by a time (`fire_until`), each one through `counts.fire(id)`.
 
-class BatchPriorityQueue final : public Model {
+struct BatchCounts {
+  std::uint64_t fired = 0;
+  std::uint64_t handled = 0;
+  void fire(std::uint64_t id) noexcept {
+    handled += id;
+    ++fired;
+  }
+  // The handler of the peers that take a callback: it captures one reference, stored inline.
+  [[nodiscard]] TimerCallback callback() {
+    return [this](const TimeEvent& event) { fire(event.id); };
+  }
+};
+
+template <class Peer>
+class Batch final : public Model {
  public:
-  BatchPriorityQueue(const Inputs& in, std::size_t n) : in_(in), n_(n) {
+  Batch(const Inputs& in, std::size_t n) : in_(in), n_(n), peer_(n) {
     schedule_all();
     round();
   }
-  [[nodiscard]] std::uint64_t fired() const noexcept { return fired_; }
+  [[nodiscard]] std::uint64_t fired() const noexcept { return counts_.fired; }
   void round() {
-    fire_all();
+    const std::int64_t end_ns = now_ns_ + max_increment_ns;
+    peer_.fire_until(end_ns, counts_);
+    now_ns_ = end_ns;
+    benchmark::DoNotOptimize(counts_.handled);
     schedule_all();
   }
 
  private:
   void schedule_all() {
-    for (std::size_t i = 0; i < n_; ++i) {
-      queue_.push({now_ns_ + in_.first_offsets_ns[i], next_seq_++, static_cast<std::uint32_t>(i)});
-    }
-  }
-  void fire_all() {
-    const std::int64_t end_ns = now_ns_ + max_increment_ns;
-    while (!queue_.empty() && queue_.top().deadline_ns <= end_ns) {
-      handled_ += queue_.top().id;
-      queue_.pop();
-      ++fired_;
-    }
-    now_ns_ = end_ns;
-    benchmark::DoNotOptimize(handled_);
+    for (std::size_t i = 0; i < n_; ++i) peer_.schedule(in_, i, now_ns_ + in_.first_offsets_ns[i], counts_);
   }
 
   const Inputs& in_;
   std::size_t n_;
-  MinQueue queue_;
+  Peer peer_;
+  BatchCounts counts_;
   std::int64_t now_ns_ = start_ns;
+};
+
+class BatchPriorityQueue {
+ public:
+  explicit BatchPriorityQueue(std::size_t) {}
+  void schedule(const Inputs&, std::size_t i, std::int64_t deadline_ns, BatchCounts&) {
+    queue_.push({deadline_ns, next_seq_++, static_cast<std::uint32_t>(i)});
+  }
+  void fire_until(std::int64_t end_ns, BatchCounts& counts) {
+    while (!queue_.empty() && queue_.top().deadline_ns <= end_ns) {
+      counts.fire(queue_.top().id);
+      queue_.pop();
+    }
+  }
+
+ private:
+  MinQueue queue_;
   std::uint64_t next_seq_ = 1;
-  std::uint64_t fired_ = 0;
-  std::uint64_t handled_ = 0;
 };
 
 // The like-for-like peer of the TestClock rows: callbacks, events and, if `Named`, unique names.
 template <bool Named>
-class BatchScheduler final : public Model {
+class BatchScheduler {
  public:
-  BatchScheduler(const Inputs& in, std::size_t n) : in_(in), n_(n) {
-    schedule_all();
-    round();
+  explicit BatchScheduler(std::size_t) {}
+  void schedule(const Inputs& in, std::size_t i, std::int64_t deadline_ns, BatchCounts& counts) {
+    scheduler_.schedule(Named ? in.names[i] : std::string{}, deadline_ns, counts.callback());
   }
-  [[nodiscard]] std::uint64_t fired() const noexcept { return fired_; }
-  void round() {
-    const std::int64_t end_ns = now_ns_ + max_increment_ns;
+  void fire_until(std::int64_t end_ns, BatchCounts&) {
     while (scheduler_.fire_next(end_ns)) {
     }
-    now_ns_ = end_ns;
-    benchmark::DoNotOptimize(handled_);
-    schedule_all();
   }
 
  private:
-  void schedule_all() {
-    for (std::size_t i = 0; i < n_; ++i) {
-      scheduler_.schedule(Named ? in_.names[i] : std::string{}, now_ns_ + in_.first_offsets_ns[i],
-                          [this](const TimeEvent& event) {
-                            handled_ += event.id;
-                            ++fired_;
-                          });
-    }
-  }
-
-  const Inputs& in_;
-  std::size_t n_;
   PriorityQueueScheduler<Named> scheduler_{start_ns};
-  std::int64_t now_ns_ = start_ns;
-  std::uint64_t fired_ = 0;
-  std::uint64_t handled_ = 0;
 };
 
 // TestClock: set_time_alert (named, or anonymous where `Named` is false), then one advance_time.
 template <class Clock, bool Named>
-class BatchTestClock final : public Model {
+class BatchTestClock {
  public:
-  BatchTestClock(const Inputs& in, std::size_t n) : in_(in), n_(n) {
-    schedule_all();
-    round();
-  }
-  [[nodiscard]] std::uint64_t fired() const noexcept { return fired_; }
-  void round() {
-    clock_.advance_time(clock_.now() + std::chrono::nanoseconds{max_increment_ns});
-    benchmark::DoNotOptimize(handled_);
-    schedule_all();
-  }
-
- private:
-  void schedule_all() {
-    const unix_nanos now = clock_.now();
-    for (std::size_t i = 0; i < n_; ++i) {
-      const unix_nanos at = now + std::chrono::nanoseconds{in_.first_offsets_ns[i]};
-      auto handler = [this](const TimeEvent& event) {
-        handled_ += event.id;
-        ++fired_;
-      };
-      if constexpr (Named) {
-        clock_.set_time_alert(in_.names[i], at, handler);
-      } else {
-        clock_.set_time_alert(at, handler);
-      }
+  explicit BatchTestClock(std::size_t) {}
+  void schedule(const Inputs& in, std::size_t i, std::int64_t deadline_ns, BatchCounts& counts) {
+    if constexpr (Named) {
+      clock_.set_time_alert(in.names[i], at_ns(deadline_ns), counts.callback());
+    } else {
+      clock_.set_time_alert(at_ns(deadline_ns), counts.callback());
     }
   }
+  void fire_until(std::int64_t end_ns, BatchCounts&) { clock_.advance_time(at_ns(end_ns)); }
 
-  const Inputs& in_;
-  std::size_t n_;
+ private:
   Clock clock_{at_ns(start_ns)};
-  std::uint64_t fired_ = 0;
-  std::uint64_t handled_ = 0;
 };
 
 // Callback-less named alerts: one advance_time_collect() appends the round's N events, sorted, to a
 // buffer the driver reuses.
-class BatchTestClockCollect final : public Model {
+class BatchTestClockCollect {
  public:
-  BatchTestClockCollect(const Inputs& in, std::size_t n) : in_(in), n_(n) {
-    schedule_all();
-    round();
+  explicit BatchTestClockCollect(std::size_t) {}
+  void schedule(const Inputs& in, std::size_t i, std::int64_t deadline_ns, BatchCounts&) {
+    clock_.set_time_alert(in.names[i], at_ns(deadline_ns));
   }
-  [[nodiscard]] std::uint64_t fired() const noexcept { return fired_; }
-  void round() {
+  void fire_until(std::int64_t end_ns, BatchCounts& counts) {
     due_.clear();
-    clock_.advance_time_collect(clock_.now() + std::chrono::nanoseconds{max_increment_ns}, due_);
-    for (const TimeEvent& event : due_) {
-      handled_ += event.id;
-      ++fired_;
-    }
-    benchmark::DoNotOptimize(handled_);
-    schedule_all();
+    clock_.advance_time_collect(at_ns(end_ns), due_);
+    for (const TimeEvent& event : due_) counts.fire(event.id);
   }
 
  private:
-  void schedule_all() {
-    const unix_nanos now = clock_.now();
-    for (std::size_t i = 0; i < n_; ++i) {
-      clock_.set_time_alert(in_.names[i], now + std::chrono::nanoseconds{in_.first_offsets_ns[i]});
-    }
-  }
-
-  const Inputs& in_;
-  std::size_t n_;
   TestClock clock_{at_ns(start_ns)};
   std::vector<TimeEvent> due_;
-  std::uint64_t fired_ = 0;
-  std::uint64_t handled_ = 0;
 };
 
 // Asio: N waits, then one poll() per distinct deadline (each handler runs at its own virtual time, as
 // TestClock's callbacks do), until the round's N have run.
-class BatchAsio final : public Model {
+class BatchAsio {
  public:
-  BatchAsio(const Inputs& in, std::size_t n) : in_(in) {
+  explicit BatchAsio(std::size_t n) {
     reset_virtual_time(start_ns);
     timers_.reserve(n);
     for (std::size_t i = 0; i < n; ++i) timers_.emplace_back(io_.get_executor());
-    schedule_all();
-    round();
   }
-  [[nodiscard]] std::uint64_t fired() const noexcept { return fired_; }
-  void round() {
-    const std::uint64_t target = fired_ + timers_.size();
-    while (fired_ < target) poll_earliest(io_);
-    VirtualTime::now_ns = now_ns_ += max_increment_ns;
-    benchmark::DoNotOptimize(handled_);
-    schedule_all();
+  void schedule(const Inputs&, std::size_t i, std::int64_t deadline_ns, BatchCounts& counts) {
+    if (i == 0) {
+      io_.restart();  // the last round's poll() ran out of work and stopped the io_context
+      VirtualTime::earliest_ns = std::numeric_limits<std::int64_t>::max();
+    }
+    timers_[i].expires_at(virtual_at(deadline_ns));
+    timers_[i].async_wait(Handler{&counts, static_cast<std::uint32_t>(i)});
+  }
+  void fire_until(std::int64_t end_ns, BatchCounts& counts) {
+    const std::uint64_t target = counts.fired + timers_.size();
+    while (counts.fired < target) poll_earliest(io_);
+    VirtualTime::now_ns = end_ns;
   }
 
  private:
   struct Handler {
-    BatchAsio* model;
+    BatchCounts* counts;
     std::uint32_t id;
     void operator()(const asio::error_code& error) const {
-      if (!error) {
-        model->handled_ += id;
-        ++model->fired_;
-      }
+      if (!error) counts->fire(id);
     }
   };
-  void schedule_all() {
-    io_.restart();  // the last round's poll() ran out of work and stopped the io_context
-    VirtualTime::earliest_ns = std::numeric_limits<std::int64_t>::max();
-    for (std::size_t i = 0; i < timers_.size(); ++i) {
-      timers_[i].expires_at(virtual_at(now_ns_ + in_.first_offsets_ns[i]));
-      timers_[i].async_wait(Handler{this, static_cast<std::uint32_t>(i)});
-    }
-  }
-
-  const Inputs& in_;
   asio::io_context io_{ASIO_CONCURRENCY_HINT_UNSAFE};
   std::vector<VirtualTimer> timers_;
-  std::int64_t now_ns_ = start_ns;
-  std::uint64_t fired_ = 0;
-  std::uint64_t handled_ = 0;
 };
 
 // =============================================================================================
@@ -1462,18 +1415,18 @@ bool register_timer_benchmarks() {
   for (const std::size_t n : {std::size_t{1'000}, std::size_t{100'000}, std::size_t{1'000'000}}) {
     const std::string group = "batch/" + std::to_string(n);
     declare_baseline(group, group + "/std::priority_queue");
-    add_batch<BatchPriorityQueue>(group + "/std::priority_queue", n);
-    add_batch<BatchScheduler<true>>(group + "/priority_queue scheduler, named", n);
-    add_batch<BatchScheduler<false>>(group + "/priority_queue scheduler, anonymous", n);
-    add_batch<BatchTestClock<Clock, true>>(group + "/TestClock callbacks", n);
+    add_batch<Batch<BatchPriorityQueue>>(group + "/std::priority_queue", n);
+    add_batch<Batch<BatchScheduler<true>>>(group + "/priority_queue scheduler, named", n);
+    add_batch<Batch<BatchScheduler<false>>>(group + "/priority_queue scheduler, anonymous", n);
+    add_batch<Batch<BatchTestClock<Clock, true>>>(group + "/TestClock callbacks", n);
     declare_peer(group + "/TestClock callbacks", group + "/priority_queue scheduler, named");
     if constexpr (AnonymousAlerts<Clock>) {
-      add_batch<BatchTestClock<Clock, false>>(group + "/TestClock anonymous callbacks", n);
+      add_batch<Batch<BatchTestClock<Clock, false>>>(group + "/TestClock anonymous callbacks", n);
       declare_peer(group + "/TestClock anonymous callbacks", group + "/priority_queue scheduler, anonymous");
     }
-    add_batch<BatchTestClockCollect>(group + "/TestClock collect", n);
+    add_batch<Batch<BatchTestClockCollect>>(group + "/TestClock collect", n);
     // Not at 10^6: a round of Asio's would take some 20 s (the hold group has its cost there).
-    if (n <= 100'000) add_batch<BatchAsio>(group + "/asio::basic_waitable_timer", n);
+    if (n <= 100'000) add_batch<Batch<BatchAsio>>(group + "/asio::basic_waitable_timer", n);
   }
   for (const std::size_t n : {std::size_t{1'000}, std::size_t{100'000}, std::size_t{1'000'000}}) {
     const std::string group = "hold/" + std::to_string(n);
