@@ -538,7 +538,8 @@ class TimerQueue {
     const std::size_t bytes = chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) +
                               wheel_.bytes() + names_.capacity() * sizeof(detail::CompactName) +
                               tags_.capacity() * sizeof(std::uint32_t) + name_heap_bytes_ +
-                              periods_.capacity() * sizeof(Period) + index_.capacity() * sizeof(IndexEntry);
+                              periods_.capacity() * sizeof(Period) + free_.capacity() * sizeof(std::uint32_t) +
+                              index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
   }
 
