@@ -71,6 +71,48 @@ TEST_CASE("TimerQueue's name index agrees with a model through random sets, canc
   }
 }
 
+TEST_CASE("TimerQueue::pop_due into a reused Due sets every field of a tick, and none if none is due") {
+  TimerQueue queue;
+  const ClockReading start{0, 1'000};    // realtime runs 1000 ns ahead of monotonic
+  const std::string long_name(40, 'x');  // past CompactName's 15 inline bytes
+  queue.set_time_alert("alpha", nautilus::from_unix_ns(1'010), {}, nautilus::PastDeadline::fire_now, start);
+  queue.set_time_alert(
+      nautilus::from_unix_ns(1'020), [](const nautilus::TimeEvent&) {}, nautilus::PastDeadline::fire_now,
+      start);
+  queue.set_timer(long_name, 30ns, std::nullopt, std::nullopt, {}, {}, start);
+  TimerQueue::Due due;
+  const auto pop = [&](std::int64_t monotonic) {
+    return queue.pop_due(ClockReading{monotonic, monotonic + 1'000}, due);
+  };
+
+  REQUIRE(pop(10));
+  CHECK(due.event == nautilus::TimeEvent{"alpha", 1, nautilus::from_unix_ns(1'010),
+                                         nautilus::from_unix_ns(1'010), 0ns, 0});
+  CHECK_FALSE(due.has_callback);
+  queue.finish(due);
+
+  // Anonymous, and 5 ns late: the previous tick's name and lateness do not linger.
+  REQUIRE(pop(25));
+  CHECK(due.event ==
+        nautilus::TimeEvent{"", 2, nautilus::from_unix_ns(1'020), nautilus::from_unix_ns(1'025), 5ns, 0});
+  CHECK(due.has_callback);
+  queue.finish(due);
+
+  REQUIRE(pop(30));
+  CHECK(due.event == nautilus::TimeEvent{long_name, 3, nautilus::from_unix_ns(1'030),
+                                         nautilus::from_unix_ns(1'030), 0ns, 0});
+  queue.finish(due);
+
+  const TimerQueue::Due before = due;
+  CHECK_FALSE(pop(59));  // the periodic timer's next tick is at 60
+  CHECK(due.event == before.event);
+  CHECK(due.slot == before.slot);
+  REQUIRE(pop(60));
+  CHECK(due.event.id == 4);
+  CHECK(due.event.name == long_name);
+  queue.finish(due);
+}
+
 TEST_CASE("TimerQueue keeps a callback alive while it runs, even if it cancels its own timer") {
   TimerQueue queue;
   int calls = 0;

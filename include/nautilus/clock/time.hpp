@@ -27,6 +27,8 @@
 #include <type_traits>  // std::conditional_t, std::is_signed_v
 #include <utility>      // std::cmp_less, std::cmp_greater
 
+#include "nautilus/clock/detail/platform.hpp"  // NAUTILUS_CLOCK_HAS_OVERFLOW_BUILTINS
+
 namespace nautilus {
 
 // The one exception type of the library: a bad argument, a malformed text, a value out of range, or
@@ -119,6 +121,34 @@ static_assert(max_whole_seconds == 9'223'372'036);
   out += '"';
   if (shown < text.size()) out += "... (" + std::to_string(text.size()) + " bytes)";
   return out;
+}
+
+// `out = a + b` and `out = a - b` on int64, true (with `out` unspecified) if the result does not
+// fit: one add and a flag test where the compiler has the builtins.
+[[nodiscard]] inline bool add_overflows(std::int64_t a, std::int64_t b, std::int64_t& out) noexcept {
+#if defined(NAUTILUS_CLOCK_HAS_OVERFLOW_BUILTINS)
+  return __builtin_add_overflow(a, b, &out);
+#else
+  if ((b > 0 && a > std::numeric_limits<std::int64_t>::max() - b) ||
+      (b < 0 && a < std::numeric_limits<std::int64_t>::min() - b)) {
+    return true;
+  }
+  out = a + b;
+  return false;
+#endif
+}
+
+[[nodiscard]] inline bool sub_overflows(std::int64_t a, std::int64_t b, std::int64_t& out) noexcept {
+#if defined(NAUTILUS_CLOCK_HAS_OVERFLOW_BUILTINS)
+  return __builtin_sub_overflow(a, b, &out);
+#else
+  if ((b < 0 && a > std::numeric_limits<std::int64_t>::max() + b) ||
+      (b > 0 && a < std::numeric_limits<std::int64_t>::min() + b)) {
+    return true;
+  }
+  out = a - b;
+  return false;
+#endif
 }
 
 }  // namespace detail
@@ -273,27 +303,21 @@ char* format_iso8601_to(char* out, unix_nanos t, int fractional_digits = 9);
 // Implementation.
 
 inline unix_nanos checked_add(unix_nanos t, std::chrono::nanoseconds d) {
-  const std::int64_t a = to_unix_ns(t);
-  const std::int64_t b = d.count();
-  constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
-  constexpr std::int64_t min = std::numeric_limits<std::int64_t>::min();
-  if ((b > 0 && a > max - b) || (b < 0 && a < min - b)) {
-    throw clock_error("checked_add: " + format_iso8601(t) + " + " + std::to_string(b) +
+  std::int64_t sum = 0;
+  if (detail::add_overflows(to_unix_ns(t), d.count(), sum)) {
+    throw clock_error("checked_add: " + format_iso8601(t) + " + " + std::to_string(d.count()) +
                       "ns is outside the int64 nanosecond range (1677-09-21 to 2262-04-11)");
   }
-  return from_unix_ns(a + b);
+  return from_unix_ns(sum);
 }
 
 inline std::chrono::nanoseconds checked_sub(unix_nanos a, unix_nanos b) {
-  const std::int64_t x = to_unix_ns(a);
-  const std::int64_t y = to_unix_ns(b);
-  constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
-  constexpr std::int64_t min = std::numeric_limits<std::int64_t>::min();
-  if ((y < 0 && x > max + y) || (y > 0 && x < min + y)) {
+  std::int64_t difference = 0;
+  if (detail::sub_overflows(to_unix_ns(a), to_unix_ns(b), difference)) {
     throw clock_error("checked_sub: " + format_iso8601(a) + " - " + format_iso8601(b) +
                       " does not fit in int64 nanoseconds");
   }
-  return std::chrono::nanoseconds{x - y};
+  return std::chrono::nanoseconds{difference};
 }
 
 namespace detail {

@@ -420,12 +420,21 @@ class TimerQueue {
   // name is free again at once; its callback stays valid until `finish(due)`, which every `Due`
   // must be given.
   std::optional<Due> pop_due(ClockReading now) {
+    std::optional<Due> out{std::in_place};  // the only object returned: built in the caller's storage
+    if (!pop_due(now, *out)) out.reset();
+    return out;
+  }
+
+  // As above, into `out`, whose every field it sets; false, with `out` untouched, if nothing is due.
+  // A loop that reuses one `Due` (TestClock's) neither builds nor destroys an event per fire, and
+  // its name's storage is reused.
+  bool pop_due(ClockReading now, Due& out) {
     std::uint32_t slot = 0;
     std::uint64_t order = 0;
     std::int64_t fire_at = 0;  // the tick's monotonic deadline
     for (;;) {
       const Entry* top = peek(now.monotonic_ns);
-      if (top == nullptr) return std::nullopt;
+      if (top == nullptr) return false;
       order = top->order;
       fire_at = top->deadline;
       slot = slot_of(*top);
@@ -448,7 +457,8 @@ class TimerQueue {
       // previous fire prefetched): start fetching that bucket now, while the event is built.
       NAUTILUS_CLOCK_PREFETCH(&index_[tags_[slot] & (index_.size() - 1)]);
     }
-    if (const Entry* after = wheel_.peek_after_top(); after != nullptr) {
+    if (const Entry* after = pending_ > prefetch_floor ? wheel_.peek_after_top() : nullptr;
+        after != nullptr) {
       // The next fire's records are most likely cold at 10^5+ timers: fetch them while this one is
       // delivered. Every address follows from the slot alone, so the loads overlap.
       const std::uint32_t next_slot = slot_of(*after);
@@ -472,9 +482,12 @@ class TimerQueue {
     // What may throw comes first: the event's name (a long one allocates), room to count the
     // delivery, and the wheel's move (a re-arm may allocate). A std::bad_alloc from any of them
     // leaves the tick pending, as if not taken.
-    std::optional<Due> out{std::in_place};  // built in place: returned without a move
-    TimeEvent& event = out->event;
-    if (node.named()) event.name = names_[slot].view();  // on the last tick, `retire` below frees it
+    TimeEvent& event = out.event;
+    if (node.named()) {
+      event.name = names_[slot].view();  // on the last tick, `retire` below frees it
+    } else {
+      event.name.clear();
+    }
     if (node.deliveries() == Node::max_deliveries) overflowing_.reserve(overflowing_.size() + 1);
     if (next != max_ns) {
       replace_top(Entry{next, order});
@@ -486,8 +499,8 @@ class TimerQueue {
     event.ts_init = from_unix_ns(now.realtime_ns);
     event.lateness = std::chrono::nanoseconds{now.monotonic_ns - fire_at};
     event.missed = missed;
-    out->slot = slot;
-    out->has_callback = static_cast<bool>(callback_slot(slot));
+    out.slot = slot;
+    out.has_callback = static_cast<bool>(callback_slot(slot));
     // Counted before a retire below, which must then leave the callback in place.
     if (node.deliveries() < Node::max_deliveries) {
       node.state += Node::delivery_unit;
@@ -501,7 +514,7 @@ class TimerQueue {
     } else {
       retire(slot);
     }
-    return out;
+    return true;
   }
 
   // Runs the callback of `due`'s timer with its event. The callback may use this queue freely;
@@ -545,6 +558,8 @@ class TimerQueue {
 
  private:
   static constexpr std::int64_t max_ns = std::numeric_limits<std::int64_t>::max();
+  // Below this many pending timers, their records stay in cache: fires look ahead for nothing.
+  static constexpr std::size_t prefetch_floor = 4096;
   static constexpr std::uint32_t no_slot = std::numeric_limits<std::uint32_t>::max();
   static constexpr std::string_view anonymous_name = "(anonymous)";
   // An entry packs (creation sequence, slot) into one word: 40 bits of sequence (10^12 timers set
@@ -649,6 +664,8 @@ class TimerQueue {
     std::size_t hash = 0;
     std::uint32_t slot = no_slot;
     std::size_t zombie_bucket = no_bucket;
+    // Where the search met an empty bucket (no such name): where linear probing inserts it.
+    std::size_t free_bucket = no_bucket;
   };
   static constexpr std::size_t no_bucket = std::numeric_limits<std::size_t>::max();
 
@@ -659,7 +676,10 @@ class TimerQueue {
     const std::uint32_t filter = tag_of(hash) & filter_field;
     for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
       const IndexEntry& e = index_[i];
-      if (is_empty(e)) return out;
+      if (is_empty(e)) {
+        out.free_bucket = i;
+        return out;
+      }
       const std::uint32_t slot = slot_of(e);
       if ((e.bits & filter_field) == filter && names_[slot].view() == name) {
         // Names in the index are unique, zombies included: the search ends here either way.
@@ -675,17 +695,25 @@ class TimerQueue {
 
   [[nodiscard]] std::uint32_t find(std::string_view name, std::size_t hash) const { return lookup(name, hash).slot; }
 
-  void index_insert(std::uint32_t tag, std::uint32_t slot) {
-    if ((named_ + 1) * 2 > index_.size()) grow_index();
-    const std::size_t mask = index_.size() - 1;
-    std::size_t i = tag & mask;
-    while (!is_empty(index_[i])) i = (i + 1) & mask;
+  // `free_bucket`: the empty bucket a lookup of the name ended at, if the index has not changed
+  // since (the probe is not repeated), or `no_bucket`.
+  void index_insert(std::uint32_t tag, std::uint32_t slot, std::size_t free_bucket = no_bucket) {
+    std::size_t i = free_bucket;
+    if (i == no_bucket) {
+      if ((named_ + 1) * 2 > index_.size()) grow_index();
+      const std::size_t mask = index_.size() - 1;
+      i = tag & mask;
+      while (!is_empty(index_[i])) i = (i + 1) & mask;
+    }
     index_[i] = index_entry(tag, slot);
     ++named_;
   }
 
   // The bucket that refers to `slot` (which must be indexed).
   [[nodiscard]] std::size_t bucket_of(std::uint32_t slot) const noexcept {
+    // The bucket a zombie was last marked in, most likely still the one (unless the index changed
+    // while its callback ran): an alert's fire finds its bucket once, not twice.
+    if (zombie_bucket_ < index_.size() && slot_of(index_[zombie_bucket_]) == slot) return zombie_bucket_;
     const std::size_t mask = index_.size() - 1;
     std::size_t i = tags_[slot] & mask;
     while (slot_of(index_[i]) != slot) i = (i + 1) & mask;
@@ -741,20 +769,20 @@ class TimerQueue {
   static std::int64_t to_monotonic(const char* operation, std::string_view name, unix_nanos t,
                                    ClockReading now) {
     // deadline = now.monotonic + (t - now.realtime), checked: both steps can leave int64.
-    const std::int64_t ahead = to_unix_ns(t);
-    const std::int64_t base = now.realtime_ns;
-    constexpr std::int64_t min = std::numeric_limits<std::int64_t>::min();
-    if ((base < 0 && ahead > max_ns + base) || (base > 0 && ahead < min + base)) {
-      throw clock_error(std::string(operation) + ": '" + std::string(name) + "' at " + format_iso8601(t) +
-                        " is too far from the current time to schedule");
+    std::int64_t delta = 0;
+    std::int64_t deadline = 0;
+    if (detail::sub_overflows(to_unix_ns(t), now.realtime_ns, delta) ||
+        detail::add_overflows(now.monotonic_ns, delta, deadline)) [[unlikely]] {
+      throw_too_far(operation, name, t);
     }
-    const std::int64_t delta = ahead - base;
-    const std::int64_t mono = now.monotonic_ns;
-    if ((delta > 0 && mono > max_ns - delta) || (delta < 0 && mono < min - delta)) {
-      throw clock_error(std::string(operation) + ": '" + std::string(name) + "' at " + format_iso8601(t) +
-                        " is too far from the current time to schedule");
-    }
-    return mono + delta;
+    return deadline;
+  }
+
+  // Out of line, so that `to_monotonic` is inlined into every set.
+  [[noreturn, gnu::noinline]] static void throw_too_far(const char* operation, std::string_view name,
+                                                        unix_nanos t) {
+    throw clock_error(std::string(operation) + ": '" + std::string(name) + "' at " + format_iso8601(t) +
+                      " is too far from the current time to schedule");
   }
 
   // ---- slots ----
@@ -764,7 +792,7 @@ class TimerQueue {
   // An empty `name` sets an anonymous timer (a named one's is never empty: `validate_name`).
   // `now`: the monotonic time it is set at.
   TimerHandle insert(std::string_view name, NameLookup lookup, std::int64_t deadline, std::int64_t interval,
-                     std::int64_t stop, std::int64_t realtime, MissedTicks policy, TimerCallback callback,
+                     std::int64_t stop, std::int64_t realtime, MissedTicks policy, TimerCallback&& callback,
                      std::int64_t now) {
     if (next_seq_ > max_seq) throw clock_error("TimerQueue: more than 2^40 timers set on one queue");
     detail::CompactName stored;
@@ -785,7 +813,10 @@ class TimerQueue {
       tags_.resize(slots);
       names_.resize(slots);
     }
-    if (named && lookup.zombie_bucket == no_bucket && (named_ + 1) * 2 > index_.size()) grow_index();
+    if (named && lookup.zombie_bucket == no_bucket && (named_ + 1) * 2 > index_.size()) {
+      grow_index();
+      lookup.free_bucket = no_bucket;  // the buckets moved
+    }
     if (fresh) {
       ++slot_count_;
     } else {
@@ -814,7 +845,7 @@ class TimerQueue {
         entry = index_entry(tags_[slot], slot);
         drop_name(retired);
       } else {
-        index_insert(tag_of(lookup.hash), slot);
+        index_insert(tag_of(lookup.hash), slot, lookup.free_bucket);
       }
     }
     ++pending_;
@@ -841,7 +872,8 @@ class TimerQueue {
         // the same name again (a one-shot alert re-armed from its own callback, the common case)
         // then takes over the entry instead of erasing and re-inserting it.
         node.set(Node::zombie_flag, true);
-        index_[bucket_of(slot)].bits |= zombie_bit;
+        zombie_bucket_ = bucket_of(slot);
+        index_[zombie_bucket_].bits |= zombie_bit;
       } else {
         forget_name(slot);
       }
@@ -982,6 +1014,7 @@ class TimerQueue {
   detail::TimingWheel wheel_;
   const Entry* top_ = nullptr;  // the earliest live entry, while the wheel is unchanged (see `peek`)
   std::vector<IndexEntry> index_;
+  std::size_t zombie_bucket_ = no_bucket;  // see `bucket_of`
   std::size_t named_ = 0;
   std::size_t stale_ = 0;
   std::size_t pending_ = 0;

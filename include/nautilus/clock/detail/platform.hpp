@@ -32,6 +32,8 @@
 #if defined(__GNUC__) || defined(__clang__)
 // A hint to fetch the cache line at `address` for reading; a no-op where unsupported.
 #define NAUTILUS_CLOCK_PREFETCH(address) __builtin_prefetch(address)
+// __builtin_add_overflow and __builtin_sub_overflow (detail::add_overflows in time.hpp).
+#define NAUTILUS_CLOCK_HAS_OVERFLOW_BUILTINS 1
 #else
 #define NAUTILUS_CLOCK_PREFETCH(address) static_cast<void>(address)
 #endif

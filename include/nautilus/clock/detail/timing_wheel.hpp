@@ -1031,7 +1031,11 @@ class TimingWheel {
   // `kept_floor`. So storage circulates between slots, and memory follows the entries (with the
   // block pool, a steady state allocates about once per million fires: bench/timer_bench.cpp).
   void recycle(std::vector<WheelEntry>& emptied) noexcept {
-    if (emptied.capacity() <= kept_per_slot) return;
+    if (emptied.capacity() > kept_per_slot) [[unlikely]] {
+      recycle_storage(emptied);
+    }
+  }
+  [[gnu::noinline]] void recycle_storage(std::vector<WheelEntry>& emptied) noexcept {
     if (capacity_ <= 2 * size_ + kept_floor) {
       try {
         spare_.push_back(std::move(emptied));  // strong guarantee: on failure `emptied` is intact
