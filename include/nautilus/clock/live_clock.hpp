@@ -245,33 +245,33 @@ class LiveClock {
 
   std::size_t fire_due(std::unique_lock<std::mutex>& lock) {
     std::size_t fired = 0;
+    TimerQueue::Due due;  // one for every fire, as in TestClock
     for (;;) {
       // Room in the outbox before a tick is taken, should its timer have no callback: a
       // std::bad_alloc then leaves the tick pending.
       if (outbox_.size() == outbox_.capacity()) {
         outbox_.reserve(std::max<std::size_t>(16, outbox_.capacity() * 2));
       }
-      auto due = timers_.pop_due(reading());
-      if (!due) return fired;
+      if (!timers_.pop_due(reading(), due)) return fired;
       ++fired;
-      if (!due->has_callback) {
-        outbox_.push_back(std::move(due->event));  // no allocation: room was made above
-        timers_.finish(*due);
+      if (!due.has_callback) {
+        outbox_.push_back(std::move(due.event));  // no allocation: room was made above
+        timers_.finish(due);
         continue;
       }
       // The callback runs unlocked, so it may use the timer API; its storage stays put (and its
       // slot reserved) until finish().
-      const TimerCallback& callback = timers_.callback_of(*due);  // taken under the lock
+      const TimerCallback& callback = timers_.callback_of(due);  // taken under the lock
       lock.unlock();
       try {
-        callback(due->event);
+        callback(due.event);
       } catch (...) {
         lock.lock();
-        timers_.finish(*due);
+        timers_.finish(due);
         throw;
       }
       lock.lock();
-      timers_.finish(*due);
+      timers_.finish(due);
     }
   }
 
