@@ -10,7 +10,8 @@
 //   periodic/<N>   N timers every minute, random phases, advanced a simulated minute at a time (N fires
 //                  per step; a day is 1440 identical steps). One iteration = one fired event.
 //   cancel/<N>     schedule N one-shot timers, then cancel half of them. One iteration = one operation
-//                  (schedule or cancel); counters split the two.
+//                  (schedule or cancel); counters split the two. Peers: also libevent's and libuv's
+//                  timers, where their packages are installed.
 //   skip           one 1 s periodic timer, `set_time(now + 24h)` then `advance_time(now)`. One iteration
 //                  = one jump; `burst` fires 86,400 ticks, `skip` and `delay` fire one.
 //   tail/<N>       the hold model, each fire (with the replacement its handler schedules) timed on its
@@ -48,6 +49,12 @@
 #include <asio/io_context.hpp>            // asio::io_context, ASIO_CONCURRENCY_HINT_UNSAFE
 
 #include <benchmark/benchmark.h>
+#if defined(NAUTILUS_CLOCK_BENCH_HAS_LIBEVENT)
+#include <event2/event.h>  // event_base, evtimer_new, evtimer_add, evtimer_del
+#endif
+#if defined(NAUTILUS_CLOCK_BENCH_HAS_LIBUV)
+#include <uv.h>  // uv_loop_t, uv_timer_t, uv_timer_start, uv_timer_stop
+#endif
 #if defined(__GLIBC__) || defined(__linux__)
 #include <malloc.h>  // mallinfo2 (glibc >= 2.33)
 #elif defined(__APPLE__)
@@ -1009,7 +1016,11 @@ class BatchAsio {
 // =============================================================================================
 // cancel/<N>: a round schedules N one-shot timers at start + U(1..1e6) ns, then cancels a random
 // half of them (`cancel_order`); `clear()` (outside the timed region) drops the rest. Each model runs
-// one round when built, so its containers are at their steady-state capacity.
+// one round when built, so its containers are at their steady-state capacity. A lazy cancel (the
+// baseline's, TestClock's) leaves the deadline's entry in its queue, to be skipped or swept later;
+// that later work is not in this group's time (TestClock sweeps once stale entries outnumber live
+// ones: a visit per stale entry). libevent's, libuv's and Asio's cancels take the entry out of their
+// heaps at once.
 
 // The baseline: lazy deletion. A cancel stamps the id's live sequence to 0; a stale entry would be
 // skipped when it reaches the top.
@@ -1176,6 +1187,110 @@ class CancelAsio final : public Model {
   std::vector<VirtualTimer> timers_;
   std::uint64_t aborted_ = 0;
 };
+
+#if defined(NAUTILUS_CLOCK_BENCH_HAS_LIBEVENT)
+// libevent 2.1 (Debian's libevent-dev): evtimer_add and evtimer_del on one event per timer (an array
+// min-heap of event pointers, each event keeping its heap index). Its timeouts are relative and in
+// microseconds: timer i's offset is read as microseconds, so its heap orders the same keys as the
+// other peers'. The adds run inside a loop callback, where libevent reads its cached time, as a
+// program's callbacks do (outside the loop, each add would also read the system clock). The events
+// are allocated when the model is built, as Asio's timers are.
+class CancelLibevent final : public Model {
+ public:
+  CancelLibevent(const Inputs& in, std::size_t n) : in_(in), base_(event_base_new()) {
+    if (base_ == nullptr) fail("libevent: event_base_new failed");
+    events_.reserve(n);
+    for (std::size_t i = 0; i < n; ++i) {
+      events_.push_back(evtimer_new(base_, &CancelLibevent::on_timeout, nullptr));
+      if (events_.back() == nullptr) fail("libevent: evtimer_new failed");
+    }
+    schedule_all();
+    cancel_half();
+    clear();
+  }
+  CancelLibevent(const CancelLibevent&) = delete;
+  CancelLibevent& operator=(const CancelLibevent&) = delete;
+  ~CancelLibevent() override {
+    for (event* e : events_) event_free(e);
+    event_base_free(base_);
+  }
+  void schedule_all() {
+    // One pass of the loop: a zero timeout whose callback adds the N timers, then the loop returns.
+    const timeval now{0, 0};
+    if (event_base_once(base_, -1, EV_TIMEOUT, &CancelLibevent::add_all, this, &now) != 0 ||
+        event_base_loop(base_, EVLOOP_ONCE) != 0 || added_ != events_.size()) {
+      fail("libevent: the round's adds did not run");
+    }
+  }
+  void cancel_half() {
+    for (const std::uint32_t id : in_.cancel_order) evtimer_del(events_[id]);
+  }
+  void clear() {
+    for (event* e : events_) evtimer_del(e);
+    added_ = 0;
+  }
+
+ private:
+  static void on_timeout(evutil_socket_t, short, void*) { fail("libevent: a timer fired"); }
+  static void add_all(evutil_socket_t, short, void* self) {
+    auto& model = *static_cast<CancelLibevent*>(self);
+    for (std::size_t i = 0; i < model.events_.size(); ++i) {
+      const std::int64_t us = model.in_.first_offsets_ns[i];
+      const timeval after{static_cast<time_t>(us / 1'000'000), static_cast<suseconds_t>(us % 1'000'000)};
+      if (evtimer_add(model.events_[i], &after) != 0) fail("libevent: evtimer_add failed");
+    }
+    model.added_ = model.events_.size();
+  }
+  const Inputs& in_;
+  event_base* base_;
+  std::vector<event*> events_;
+  std::size_t added_ = 0;
+};
+#endif
+
+#if defined(NAUTILUS_CLOCK_BENCH_HAS_LIBUV)
+// libuv 1.44 (Debian's libuv1-dev): uv_timer_start and uv_timer_stop on one uv_timer_t per timer (a
+// pointer-linked min-heap keyed on (timeout, start order), the timeout from the loop's cached time).
+// Its timeouts are in milliseconds: timer i's offset is read as milliseconds, so its heap orders the
+// same keys as the other peers'. The handles are initialised when the model is built.
+class CancelLibuv final : public Model {
+ public:
+  CancelLibuv(const Inputs& in, std::size_t n) : in_(in), timers_(n) {
+    if (uv_loop_init(&loop_) != 0) fail("libuv: uv_loop_init failed");
+    for (uv_timer_t& timer : timers_) {
+      if (uv_timer_init(&loop_, &timer) != 0) fail("libuv: uv_timer_init failed");
+    }
+    schedule_all();
+    cancel_half();
+    clear();
+  }
+  CancelLibuv(const CancelLibuv&) = delete;
+  CancelLibuv& operator=(const CancelLibuv&) = delete;
+  ~CancelLibuv() override {
+    for (uv_timer_t& timer : timers_) uv_close(reinterpret_cast<uv_handle_t*>(&timer), nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);  // runs the closes
+    if (uv_loop_close(&loop_) != 0) fail("libuv: uv_loop_close found live handles");
+  }
+  void schedule_all() {
+    for (std::size_t i = 0; i < timers_.size(); ++i) {
+      const auto ms = static_cast<std::uint64_t>(in_.first_offsets_ns[i]);
+      if (uv_timer_start(&timers_[i], &CancelLibuv::on_timeout, ms, 0) != 0) fail("libuv: uv_timer_start failed");
+    }
+  }
+  void cancel_half() {
+    for (const std::uint32_t id : in_.cancel_order) uv_timer_stop(&timers_[id]);
+  }
+  void clear() {
+    for (uv_timer_t& timer : timers_) uv_timer_stop(&timer);
+  }
+
+ private:
+  static void on_timeout(uv_timer_t*) { fail("libuv: a timer fired"); }
+  const Inputs& in_;
+  uv_loop_t loop_{};
+  std::vector<uv_timer_t> timers_;
+};
+#endif
 
 // =============================================================================================
 // skip: one 1 s periodic timer; a jump is set_time(now + d) then advance_time(now). The clock starts at
@@ -1470,6 +1585,16 @@ bool register_timer_benchmarks() {
       add_cancel<CancelTestClockAnonymous<Clock>>(group + "/TestClock anonymous by handle", n);
     }
     add_cancel<CancelAsio>(group + "/asio::basic_waitable_timer", n);
+#if defined(NAUTILUS_CLOCK_BENCH_HAS_LIBEVENT)
+    add_cancel<CancelLibevent>(group + "/libevent evtimer", n);
+    if constexpr (AnonymousAlerts<Clock>) {
+      // The nearest like-for-like: timers cancelled by handle, with no names.
+      declare_peer(group + "/TestClock anonymous by handle", group + "/libevent evtimer");
+    }
+#endif
+#if defined(NAUTILUS_CLOCK_BENCH_HAS_LIBUV)
+    add_cancel<CancelLibuv>(group + "/libuv uv_timer", n);
+#endif
   }
   for (const std::size_t n : {std::size_t{1'000}, std::size_t{100'000}, std::size_t{1'000'000}}) {
     const std::string group = "tail/" + std::to_string(n);
