@@ -700,7 +700,7 @@ class TimerQueue {
   void index_insert(std::uint32_t tag, std::uint32_t slot, std::size_t free_bucket = no_bucket) {
     std::size_t i = free_bucket;
     if (i == no_bucket) {
-      if ((named_ + 1) * 2 > index_.size()) grow_index();
+      if (index_full()) grow_index();
       const std::size_t mask = index_.size() - 1;
       i = tag & mask;
       while (!is_empty(index_[i])) i = (i + 1) & mask;
@@ -708,6 +708,15 @@ class TimerQueue {
     index_[i] = index_entry(tag, slot);
     ++named_;
   }
+
+  // Whether one more name needs a larger index: past a quarter full while the index is small (64 KiB
+  // at most, where the spare buckets cost little and shorter probe runs mean fewer mispredicted
+  // branches), past half full beyond.
+  [[nodiscard]] bool index_full() const noexcept {
+    const std::size_t load_shift = index_.size() < small_index ? 2 : 1;
+    return ((named_ + 1) << load_shift) > index_.size();
+  }
+  static constexpr std::size_t small_index = std::size_t{1} << 14;
 
   // The bucket that refers to `slot` (which must be indexed).
   [[nodiscard]] std::size_t bucket_of(std::uint32_t slot) const noexcept {
@@ -813,7 +822,7 @@ class TimerQueue {
       tags_.resize(slots);
       names_.resize(slots);
     }
-    if (named && lookup.zombie_bucket == no_bucket && (named_ + 1) * 2 > index_.size()) {
+    if (named && lookup.zombie_bucket == no_bucket && index_full()) {
       grow_index();
       lookup.free_bucket = no_bucket;  // the buckets moved
     }
