@@ -293,7 +293,7 @@ class TimerQueue {
       throw clock_error("set_time_alert: alert '" + std::string(name) + "' at " + format_iso8601(at) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(name, lookup, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst, std::move(callback),
+    return insert<true>(name, lookup, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst, std::move(callback),
                   now.monotonic_ns);
   }
 
@@ -306,7 +306,7 @@ class TimerQueue {
       throw clock_error("set_time_alert: an anonymous alert at " + format_iso8601(at) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert({}, NameLookup{}, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst,
+    return insert<false>({}, NameLookup{}, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst,
                   std::move(callback), now.monotonic_ns);
   }
 
@@ -340,7 +340,7 @@ class TimerQueue {
                         format_iso8601(first) + " is before the current time " +
                         format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert(name, lookup, deadline, interval.count(), stop_ns, to_unix_ns(first), options.missed_ticks,
+    return insert<true>(name, lookup, deadline, interval.count(), stop_ns, to_unix_ns(first), options.missed_ticks,
                   std::move(callback), now.monotonic_ns);
   }
 
@@ -484,7 +484,11 @@ class TimerQueue {
     // leaves the tick pending, as if not taken.
     TimeEvent& event = out.event;
     if (node.named()) {
-      event.name = names_[slot].view();  // on the last tick, `retire` below frees it
+      // On the last tick, `retire` below frees the name. Copied by hand: `assign` handles an
+      // overlapping source, out of line.
+      const std::string_view name = names_[slot].view();
+      event.name.resize(name.size());
+      std::memcpy(event.name.data(), name.data(), name.size());
     } else {
       event.name.clear();
     }
@@ -798,14 +802,16 @@ class TimerQueue {
 
   static unix_nanos realtime_of(const Node& node) noexcept { return from_unix_ns(node.realtime); }
 
-  // An empty `name` sets an anonymous timer (a named one's is never empty: `validate_name`).
+  // `Named`: a named timer (its name is never empty: `validate_name`), or an anonymous one, whose
+  // `name` and `lookup` are ignored; a template, so that an anonymous set skips every name branch.
   // `now`: the monotonic time it is set at.
+  template <bool Named>
   TimerHandle insert(std::string_view name, NameLookup lookup, std::int64_t deadline, std::int64_t interval,
                      std::int64_t stop, std::int64_t realtime, MissedTicks policy, TimerCallback&& callback,
                      std::int64_t now) {
     if (next_seq_ > max_seq) throw clock_error("TimerQueue: more than 2^40 timers set on one queue");
     detail::CompactName stored;
-    const bool named = !name.empty();
+    constexpr bool named = Named;
     if (named) stored.assign(name);  // may throw: before anything has changed
     // What may allocate comes before any change, so that a std::bad_alloc leaves the queue as it was.
     const bool fresh = free_.empty() && spilled_ == no_slot;
