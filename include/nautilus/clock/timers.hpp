@@ -293,8 +293,8 @@ class TimerQueue {
       throw clock_error("set_time_alert: alert '" + std::string(name) + "' at " + format_iso8601(at) +
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert<true>(name, lookup, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst, std::move(callback),
-                  now.monotonic_ns);
+    return insert<true>(name, lookup, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst,
+                        std::move(callback), now.monotonic_ns);
   }
 
   // An anonymous one-shot alert: no name to invent, hash or keep unique (an order's expiry, say);
@@ -307,7 +307,7 @@ class TimerQueue {
                         " is before the current time " + format_iso8601(from_unix_ns(now.realtime_ns)));
     }
     return insert<false>({}, NameLookup{}, deadline, 0, max_ns, to_unix_ns(at), MissedTicks::burst,
-                  std::move(callback), now.monotonic_ns);
+                         std::move(callback), now.monotonic_ns);
   }
 
   // A periodic timer: ticks at `start + interval`, `start + 2 * interval`, ... (from `start` itself
@@ -340,8 +340,8 @@ class TimerQueue {
                         format_iso8601(first) + " is before the current time " +
                         format_iso8601(from_unix_ns(now.realtime_ns)));
     }
-    return insert<true>(name, lookup, deadline, interval.count(), stop_ns, to_unix_ns(first), options.missed_ticks,
-                  std::move(callback), now.monotonic_ns);
+    return insert<true>(name, lookup, deadline, interval.count(), stop_ns, to_unix_ns(first),
+                        options.missed_ticks, std::move(callback), now.monotonic_ns);
   }
 
   // Cancels the pending timer `name`; its callback will not start again. Returns false, and does
