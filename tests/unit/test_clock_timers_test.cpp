@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -223,6 +224,21 @@ TEST_CASE("TestClock::advance_to_next steps to the next deadline only") {
   CHECK(clock.advance_to_next() == t0 + 2s);
   CHECK(log.events.size() == 3);
   CHECK_FALSE(clock.advance_to_next());
+}
+
+TEST_CASE("TestClock::advance_to_next stops at 2262 when a realtime step puts the next tick past it") {
+  TestClock clock{t0};
+  Log log;
+  clock.set_time_alert("far", nautilus::parse_iso8601("2250-01-01T00:00:00Z"), log.callback());
+  // 20 years ahead on the realtime line: the tick, 226 years away on the monotonic line, would
+  // read 2270, past the last representable time. The clock goes as far as it can, without
+  // wrapping back to 1677 or firing the tick.
+  clock.adjust_realtime(std::chrono::hours{24 * 365 * 20});
+  const unix_nanos end = nautilus::from_unix_ns(std::numeric_limits<std::int64_t>::max());
+  CHECK(clock.advance_to_next() == end);
+  CHECK(clock.now() == end);
+  CHECK(log.events.empty());
+  CHECK(clock.timer_names() == std::vector<std::string>{"far"});
 }
 
 TEST_CASE("TestClock::advance_to_next: a tick already late, a stepped realtime, a call from a callback") {

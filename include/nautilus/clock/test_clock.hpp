@@ -143,15 +143,15 @@ class TestClock {
     check_not_dispatching("advance_to_next");
     const std::int64_t mono = monotonic_ns();
     const std::int64_t real = now_ns();
-    constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
     if (*next <= mono) {
       run(real, mono, Deliver::callbacks);
       return from_unix_ns(real);
     }
-    if (!(mono < 0 && *next > max + mono) && real <= max - (*next - mono)) {
-      const std::int64_t to = real + (*next - mono);
-      run(to, *next, Deliver::callbacks);
-      return from_unix_ns(to);
+    std::int64_t ahead = 0;
+    std::int64_t at = 0;  // the tick's realtime
+    if (!detail::sub_overflows(*next, mono, ahead) && !detail::add_overflows(real, ahead, at)) {
+      run(at, *next, Deliver::callbacks);
+      return from_unix_ns(at);
     }
     const unix_nanos to = from_unix_ns(realtime_of(*next));
     advance("advance_to_next", to, Deliver::callbacks);
@@ -220,15 +220,15 @@ class TestClock {
   // adjust_realtime).
   [[nodiscard]] std::int64_t monotonic_at(std::int64_t target, const char* operation) const {
     const std::int64_t now = now_ns();
-    const std::int64_t mono = monotonic_ns();
-    constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
-    // target >= now here, so target - now only overflows upwards.
-    if ((now < 0 && target > max + now) || mono > max - (target - now)) {
+    std::int64_t ahead = 0;
+    std::int64_t monotonic = 0;
+    if (detail::sub_overflows(target, now, ahead) ||
+        detail::add_overflows(monotonic_ns(), ahead, monotonic)) {
       throw clock_error(std::string("TestClock::") + operation + ": moving from " +
                         format_iso8601(from_unix_ns(now)) + " to " + format_iso8601(from_unix_ns(target)) +
                         " leaves the int64 nanosecond range of the clock's monotonic time");
     }
-    return mono + (target - now);
+    return monotonic;
   }
 
   [[nodiscard]] unix_nanos target_of(const char* operation, std::chrono::nanoseconds d) const {
@@ -236,12 +236,12 @@ class TestClock {
       throw clock_error(std::string("TestClock::") + operation + ": negative duration " +
                         std::to_string(d.count()) + "ns; a clock never moves backwards");
     }
-    // now + d, checked (unix_nanos_max - now() itself overflows for a time before the epoch).
-    if (to_unix_ns(now()) > 0 && d.count() > std::numeric_limits<std::int64_t>::max() - to_unix_ns(now())) {
+    std::int64_t target = 0;
+    if (detail::add_overflows(to_unix_ns(now()), d.count(), target)) {
       throw clock_error(std::string("TestClock::") + operation + ": " + format_iso8601(now()) + " + " +
                         std::to_string(d.count()) + "ns is outside the int64 nanosecond range (1677-09-21 to 2262-04-11)");
     }
-    return now() + d;
+    return from_unix_ns(target);
   }
 
   // `collected` receives the events under Deliver::collect.
