@@ -219,13 +219,12 @@ class TestClock {
   // checked, since both steps can leave int64 (a jump from 1677 to 2262, or after a large
   // adjust_realtime).
   [[nodiscard]] std::int64_t monotonic_at(std::int64_t target, const char* operation) const {
-    const std::int64_t now = now_ns();
-    std::int64_t ahead = 0;
+    const ClockReading now = reading();
     std::int64_t monotonic = 0;
-    if (detail::sub_overflows(target, now, ahead) ||
-        detail::add_overflows(monotonic_ns(), ahead, monotonic)) {
+    if (!now.monotonic_of(target, monotonic)) {
       throw clock_error(std::string("TestClock::") + operation + ": moving from " +
-                        format_iso8601(from_unix_ns(now)) + " to " + format_iso8601(from_unix_ns(target)) +
+                        format_iso8601(from_unix_ns(now.realtime_ns)) + " to " +
+                        format_iso8601(from_unix_ns(target)) +
                         " leaves the int64 nanosecond range of the clock's monotonic time");
     }
     return monotonic;

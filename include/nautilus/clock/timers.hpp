@@ -245,6 +245,14 @@ class TimerHandle {
 struct ClockReading {
   std::int64_t monotonic_ns = 0;
   std::int64_t realtime_ns = 0;
+
+  // The monotonic time that goes with `realtime` on this reading's two lines: monotonic_ns +
+  // (realtime - realtime_ns). False, with `out` unspecified, if either step leaves int64.
+  [[nodiscard]] bool monotonic_of(std::int64_t realtime, std::int64_t& out) const noexcept {
+    std::int64_t ahead = 0;
+    return !detail::sub_overflows(realtime, realtime_ns, ahead) &&
+           !detail::add_overflows(monotonic_ns, ahead, out);
+  }
 };
 
 // The timer engine. Single-threaded: `LiveClock` wraps it in a mutex.
@@ -781,11 +789,8 @@ class TimerQueue {
 
   static std::int64_t to_monotonic(const char* operation, std::string_view name, unix_nanos t,
                                    ClockReading now) {
-    // deadline = now.monotonic + (t - now.realtime), checked: both steps can leave int64.
-    std::int64_t delta = 0;
     std::int64_t deadline = 0;
-    if (detail::sub_overflows(to_unix_ns(t), now.realtime_ns, delta) ||
-        detail::add_overflows(now.monotonic_ns, delta, deadline)) [[unlikely]] {
+    if (!now.monotonic_of(to_unix_ns(t), deadline)) [[unlikely]] {
       throw_too_far(operation, name, t);
     }
     return deadline;
