@@ -6,7 +6,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <utility>
@@ -111,6 +113,27 @@ TEST_CASE("TimerQueue::pop_due into a reused Due sets every field of a tick, and
   CHECK(due.event.id == 4);
   CHECK(due.event.name == long_name);
   queue.finish(due);
+}
+
+TEST_CASE("TimerQueue refuses a time whose monotonic deadline would leave int64, on either step") {
+  constexpr std::int64_t max = std::numeric_limits<std::int64_t>::max();
+  constexpr std::int64_t min = std::numeric_limits<std::int64_t>::min();
+  TimerQueue queue;
+  // monotonic + (at - realtime): the sum overflows (the monotonic line near its end)...
+  CHECK_THROWS_WITH(queue.set_time_alert("sum", nautilus::from_unix_ns(100), {},
+                                         nautilus::PastDeadline::fire_now, ClockReading{max - 10, 0}),
+                    Catch::Matchers::Contains("set_time_alert: 'sum'") &&
+                        Catch::Matchers::Contains("too far from the current time"));
+  // ... or the difference does (realtime read near 1677, the alert near 2262).
+  CHECK_THROWS_WITH(queue.set_timer("difference", 1ns, nautilus::from_unix_ns(max - 1), std::nullopt, {}, {},
+                                    ClockReading{0, min + 5}),
+                    Catch::Matchers::Contains("set_timer: 'difference'") &&
+                        Catch::Matchers::Contains("too far from the current time"));
+  CHECK(queue.timer_count() == 0);
+  // At the edge, nothing overflows.
+  queue.set_time_alert("edge", nautilus::from_unix_ns(10), {}, nautilus::PastDeadline::fire_now,
+                       ClockReading{max - 10, 0});
+  CHECK(queue.next_deadline_ns() == max);
 }
 
 TEST_CASE("TimerQueue keeps a callback alive while it runs, even if it cancels its own timer") {
