@@ -11,6 +11,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -339,6 +340,40 @@ TEST_CASE("TimerQueue frees a fired name at once, and keeps the index right when
     }
     REQUIRE(queue.timer_count() == model.size());
   }
+}
+
+TEST_CASE("TimerQueue: a name set again from its own delivery is pending once, and only once") {
+  // The re-arm a heartbeat does: the set finds the delivered alert's index entry without a probe.
+  // Once taken over, that entry is a pending timer's: a second set of the name must throw.
+  TimerQueue queue;
+  const auto set = [&](std::string_view name, std::int64_t at) {
+    return queue.set_time_alert(name, nautilus::from_unix_ns(at), {}, nautilus::PastDeadline::error,
+                                ClockReading{10, 10});
+  };
+  set("hb", 10);
+  set("other", 50);
+  auto due = queue.pop_due(ClockReading{10, 10});
+  REQUIRE(due.has_value());
+  REQUIRE(due->event.name == "hb");
+  REQUIRE_FALSE(queue.has_timer("hb"));
+  set("zz", 60);  // another name while "hb" is delivered: its own entry
+  set("hb", 20);  // takes over the delivered alert's entry
+  REQUIRE_THROWS_WITH(set("hb", 30), Catch::Contains("'hb' is already pending"));
+  REQUIRE_THROWS_WITH(set("zz", 30), Catch::Contains("'zz' is already pending"));
+  REQUIRE(queue.next_time("hb") == nautilus::from_unix_ns(20));
+  REQUIRE(queue.cancel_timer("hb"));
+  set("hb", 40);  // free again after the cancel, still within the delivery
+  REQUIRE_THROWS_WITH(set("hb", 45), Catch::Contains("'hb' is already pending"));
+  queue.finish(*due);
+  REQUIRE(queue.timer_names() == std::vector<std::string>{"hb", "other", "zz"});
+  REQUIRE(queue.next_time("hb") == nautilus::from_unix_ns(40));
+  std::vector<std::string> fired;
+  while (auto next = queue.pop_due(ClockReading{100, 100})) {
+    fired.push_back(next->event.name);
+    queue.finish(*next);
+  }
+  REQUIRE(fired == std::vector<std::string>{"hb", "other", "zz"});
+  REQUIRE(queue.timer_count() == 0);
 }
 
 TEST_CASE("TimerQueue keeps a pending anonymous alert in at most 64 bytes, its callback object included") {

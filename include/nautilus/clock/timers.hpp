@@ -778,6 +778,17 @@ class TimerQueue {
   // Returns the name's lookup for the insert that follows.
   [[nodiscard]] NameLookup validate_name(const char* operation, std::string_view name) const {
     if (name.empty()) throw clock_error(std::string(operation) + ": the timer name is empty");
+    if (zombie_bucket_ < index_.size()) {
+      // The name of the alert being delivered, set again from its own callback (a heartbeat, an
+      // expiry pushed back): the lookup's answer is that zombie's bucket, with no hash or probe.
+      // The retired timer's tag is the name's.
+      const IndexEntry& entry = index_[zombie_bucket_];
+      if ((entry.bits & zombie_bit) != 0 && names_[slot_of(entry)].view() == name) {
+        NameLookup found{tags_[slot_of(entry)]};
+        found.zombie_bucket = zombie_bucket_;
+        return found;
+      }
+    }
     const NameLookup found = lookup(name, hash_of(name));
     if (const std::uint32_t slot = found.slot; slot != no_slot) {
       throw clock_error(std::string(operation) + ": a timer named '" + std::string(name) +
@@ -864,6 +875,7 @@ class TimerQueue {
         const std::uint32_t retired = slot_of(entry);
         entry = index_entry(tags_[slot], slot);
         drop_name(retired);
+        zombie_bucket_ = no_bucket;
       } else {
         index_insert(tag_of(lookup.hash), slot, lookup.free_bucket);
       }
@@ -908,6 +920,7 @@ class TimerQueue {
   void forget_name(std::uint32_t slot) {
     index_erase(slot);
     drop_name(slot);
+    zombie_bucket_ = no_bucket;  // no zombie to point at: a set then skips `validate_name`'s check
   }
 
   // Releases a retired timer's name, whose index entry is gone or taken over.
@@ -1034,7 +1047,7 @@ class TimerQueue {
   detail::TimingWheel wheel_;
   const Entry* top_ = nullptr;  // the earliest live entry, while the wheel is unchanged (see `peek`)
   std::vector<IndexEntry> index_;
-  std::size_t zombie_bucket_ = no_bucket;  // see `bucket_of`
+  std::size_t zombie_bucket_ = no_bucket;  // the last zombie marked, a hint: see `bucket_of`, `validate_name`
   std::size_t named_ = 0;
   std::size_t stale_ = 0;
   std::size_t pending_ = 0;
