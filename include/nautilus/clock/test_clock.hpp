@@ -266,7 +266,7 @@ class TestClock {
       bool& flag;
       ~Reset() { flag = false; }
     } reset{dispatching_};
-    TimerQueue::Due due;  // one for every fire: no event built or destroyed per fire
+    TimerQueue::Due& due = due_;  // one for every fire (and every run): no event built or destroyed
     for (;;) {
       const auto next = timers_.next_deadline_ns();
       if (!next || *next > target_monotonic) break;
@@ -301,6 +301,9 @@ class TestClock {
   std::atomic<std::int64_t> monotonic_ns_;
   TimerQueue timers_;
   std::vector<TimeEvent> outbox_;
+  // `run`'s tick, kept between runs: `advance_to_next` runs once per fire. `run` does not nest
+  // (`dispatching_`), so one is enough.
+  TimerQueue::Due due_;
   bool dispatching_ = false;
 };
 
