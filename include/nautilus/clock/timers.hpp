@@ -17,6 +17,7 @@
 #pragma once
 
 #include <algorithm>    // std::sort, std::min
+#include <array>        // std::array
 #include <chrono>       // std::chrono::nanoseconds
 #include <concepts>     // std::same_as
 #include <cstddef>      // std::size_t
@@ -404,7 +405,7 @@ class TimerQueue {
   [[nodiscard]] std::vector<std::string> timer_names() const {
     std::vector<std::string> out;
     for (std::uint32_t slot = 0; slot < slot_count_; ++slot) {
-      if (node_at(slot).seq() != 0 && node_at(slot).named()) out.emplace_back(names_[slot].view());
+      if (node_at(slot).seq() != 0 && node_at(slot).named()) out.emplace_back(name_at(slot).view());
     }
     std::sort(out.begin(), out.end());
     return out;
@@ -463,7 +464,7 @@ class TimerQueue {
     if (const Node& due = node_at(slot); due.named() && !due.periodic()) {
       // A named alert leaves the index below (`retire` finds its bucket from its tag, which the
       // previous fire prefetched): start fetching that bucket now, while the event is built.
-      NAUTILUS_CLOCK_PREFETCH(&index_[tags_[slot] & (index_.size() - 1)]);
+      NAUTILUS_CLOCK_PREFETCH(&index_[tag_at(slot) & (index_.size() - 1)]);
     }
     if (const Entry* after = pending_ > prefetch_floor ? wheel_.peek_after_top() : nullptr;
         after != nullptr) {
@@ -471,9 +472,9 @@ class TimerQueue {
       // delivered. Every address follows from the slot alone, so the loads overlap.
       const std::uint32_t next_slot = slot_of(*after);
       NAUTILUS_CLOCK_PREFETCH(&record(next_slot));
-      if (next_slot < names_.size()) {
-        NAUTILUS_CLOCK_PREFETCH(&names_[next_slot]);
-        NAUTILUS_CLOCK_PREFETCH(&tags_[next_slot]);
+      if (has_name_cell(next_slot)) {
+        NAUTILUS_CLOCK_PREFETCH(&name_at(next_slot));
+        NAUTILUS_CLOCK_PREFETCH(&tag_at(next_slot));
       }
       if (next_slot < periods_.size()) NAUTILUS_CLOCK_PREFETCH(&periods_[next_slot]);
     }
@@ -494,7 +495,7 @@ class TimerQueue {
     if (node.named()) {
       // On the last tick, `retire` below frees the name. Copied by hand: `assign` handles an
       // overlapping source, out of line.
-      const std::string_view name = names_[slot].view();
+      const std::string_view name = name_at(slot).view();
       event.name.resize(name.size());
       std::memcpy(event.name.data(), name.data(), name.size());
     } else {
@@ -561,8 +562,8 @@ class TimerQueue {
   [[nodiscard]] std::size_t bytes_per_timer() const noexcept {
     if (pending_ == 0) return 0;
     const std::size_t bytes = chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) +
-                              wheel_.bytes() + names_.capacity() * sizeof(detail::CompactName) +
-                              tags_.capacity() * sizeof(std::uint32_t) + name_heap_bytes_ +
+                              wheel_.bytes() + name_chunks_.size() * sizeof(NameChunk) +
+                              name_chunks_.capacity() * sizeof(void*) + name_heap_bytes_ +
                               periods_.capacity() * sizeof(Period) + free_.capacity() * sizeof(std::uint32_t) +
                               index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
@@ -590,7 +591,7 @@ class TimerQueue {
   struct Node {
     // Its Period is periods_[slot].
     static constexpr std::uint64_t periodic_flag = 1;
-    // Its name is names_[slot], its tag tags_[slot].
+    // Its name is name_at(slot), its tag tag_at(slot).
     static constexpr std::uint64_t named_flag = 2;
     // On the free list: not pending, callback released.
     static constexpr std::uint64_t recycled_flag = 4;
@@ -623,7 +624,7 @@ class TimerQueue {
   };
   static_assert(sizeof(Node) == 16);
 
-  // A periodic timer's rules: 32 bytes. Side arrays (`periods_`, `names_`) are indexed by the
+  // A periodic timer's rules: 32 bytes. Side arrays (`periods_`, the name chunks) are indexed by the
   // timer's slot, so a fire loads them in parallel with the record (their addresses do not depend
   // on its contents), and each exists only once a timer that needs it has been set: a queue of
   // anonymous one-shot alerts pays for neither, one of named timers pays 16 bytes per slot for
@@ -639,7 +640,7 @@ class TimerQueue {
   // The name index's bucket, 4 bytes: slot + 1 in the low 24 bits (0: an empty bucket), a zombie
   // mark (see `retire`), and the top 7 bits of the name's tag, which filter the names a lookup
   // compares (1 in 128 of the others pass). The entry's home bucket comes from the full tag in
-  // `tags_`, read only to move entries (an erase's backward shift, a growth). Against 8-byte entries
+  // `tag_at`, read only to move entries (an erase's backward shift, a growth). Against 8-byte entries
   // holding the whole tag, measured interleaved at 10^5 timers: 0.85x the time per named fire, 0.83x
   // per cancel by name, and 8 bytes less per named timer at 10^6.
   struct IndexEntry {
@@ -693,7 +694,7 @@ class TimerQueue {
         return out;
       }
       const std::uint32_t slot = slot_of(e);
-      if ((e.bits & filter_field) == filter && names_[slot].view() == name) {
+      if ((e.bits & filter_field) == filter && name_at(slot).view() == name) {
         // Names in the index are unique, zombies included: the search ends here either way.
         if ((e.bits & zombie_bit) != 0) {
           out.zombie_bucket = i;
@@ -736,7 +737,7 @@ class TimerQueue {
     // while its callback ran): an alert's fire finds its bucket once, not twice.
     if (zombie_bucket_ < index_.size() && slot_of(index_[zombie_bucket_]) == slot) return zombie_bucket_;
     const std::size_t mask = index_.size() - 1;
-    std::size_t i = tags_[slot] & mask;
+    std::size_t i = tag_at(slot) & mask;
     while (slot_of(index_[i]) != slot) i = (i + 1) & mask;
     return i;
   }
@@ -748,7 +749,7 @@ class TimerQueue {
     // never need tombstones.
     for (std::size_t j = (i + 1) & mask;; j = (j + 1) & mask) {
       if (is_empty(index_[j])) break;
-      const std::size_t home = tags_[slot_of(index_[j])] & mask;
+      const std::size_t home = tag_at(slot_of(index_[j])) & mask;
       // Move j into the hole i unless j's home lies cyclically in (i, j].
       const bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
       if (!stays) {
@@ -767,7 +768,7 @@ class TimerQueue {
     const std::size_t mask = size - 1;
     for (const IndexEntry& e : old) {
       if (is_empty(e)) continue;
-      std::size_t i = tags_[slot_of(e)] & mask;
+      std::size_t i = tag_at(slot_of(e)) & mask;
       while (!is_empty(index_[i])) i = (i + 1) & mask;
       index_[i] = e;
     }
@@ -783,8 +784,8 @@ class TimerQueue {
       // expiry pushed back): the lookup's answer is that zombie's bucket, with no hash or probe.
       // The retired timer's tag is the name's.
       const IndexEntry& entry = index_[zombie_bucket_];
-      if ((entry.bits & zombie_bit) != 0 && names_[slot_of(entry)].view() == name) {
-        NameLookup found{tags_[slot_of(entry)]};
+      if ((entry.bits & zombie_bit) != 0 && name_at(slot_of(entry)).view() == name) {
+        NameLookup found{tag_at(slot_of(entry))};
         found.zombie_bucket = zombie_bucket_;
         return found;
       }
@@ -836,13 +837,12 @@ class TimerQueue {
     }
     const std::uint32_t slot = fresh ? slot_count_ : !free_.empty() ? free_.back() : spilled_;
     if ((slot >> chunk_bits) == chunks_.size()) chunks_.push_back(std::make_unique<Record[]>(std::size_t{1} << chunk_bits));
-    // The side arrays grow with the slots once they exist (geometrically: resize to the slab's
-    // size). `names_` last: its size says both are there.
+    // The periods grow with the slots once they exist (geometrically: resize to the slab's size);
+    // a named timer's slot needs its name chunk.
     const std::uint32_t slots = fresh ? slot_count_ + 1 : slot_count_;
     if (interval != 0 && slot >= periods_.size()) periods_.resize(slots);
-    if (named && slot >= names_.size()) {
-      tags_.resize(slots);
-      names_.resize(slots);
+    if (named) {
+      while (!has_name_cell(slot)) name_chunks_.push_back(std::make_unique<NameChunk>());
     }
     if (named && lookup.zombie_bucket == no_bucket && index_full()) {
       grow_index();
@@ -856,9 +856,11 @@ class TimerQueue {
     if (slot < periods_.size()) periods_[slot] = Period{interval, stop, 0, policy};
     Node& node = node_at(slot);
     if (named) {
-      names_[slot] = std::move(stored);
-      tags_[slot] = tag_of(lookup.hash);
-      name_heap_bytes_ += names_[slot].heap_bytes();
+      NameChunk& chunk = *name_chunks_[slot >> chunk_bits];
+      const std::uint32_t cell = slot & ((1U << chunk_bits) - 1);
+      chunk.names[cell] = std::move(stored);
+      chunk.tags[cell] = tag_of(lookup.hash);
+      name_heap_bytes_ += chunk.names[cell].heap_bytes();
     }
     const std::uint64_t seq = next_seq_++;
     node = Node{.realtime = realtime,
@@ -873,7 +875,7 @@ class TimerQueue {
         // name again): the new timer takes over its index entry, with no probe or shift.
         IndexEntry& entry = index_[lookup.zombie_bucket];
         const std::uint32_t retired = slot_of(entry);
-        entry = index_entry(tags_[slot], slot);
+        entry = index_entry(tag_of(lookup.hash), slot);
         drop_name(retired);
         zombie_bucket_ = no_bucket;
       } else {
@@ -925,8 +927,8 @@ class TimerQueue {
 
   // Releases a retired timer's name, whose index entry is gone or taken over.
   void drop_name(std::uint32_t slot) noexcept {
-    name_heap_bytes_ -= names_[slot].heap_bytes();
-    names_[slot].clear();
+    name_heap_bytes_ -= name_at(slot).heap_bytes();
+    name_at(slot).clear();
     node_at(slot).set(Node::zombie_flag, false);
   }
 
@@ -1011,8 +1013,23 @@ class TimerQueue {
   [[nodiscard]] TimerCallback& callback_slot(std::uint32_t slot) const noexcept {
     return record(slot).callback;
   }
-  std::vector<detail::CompactName> names_;
-  std::vector<std::uint32_t> tags_;  // a named timer's index tag (its hash's low bits): its home bucket
+  // Named timers' names and index tags (a tag: the name's hash's low bits, its home bucket), by
+  // slot, in chunks of the records' size that exist from the first named timer on: no growth slack
+  // (a vector's doubling left 6 bytes per named timer unused at 10^5), and nothing moves as they grow.
+  struct NameChunk {
+    std::array<detail::CompactName, std::size_t{1} << chunk_bits> names;
+    std::array<std::uint32_t, std::size_t{1} << chunk_bits> tags{};
+  };
+  std::vector<std::unique_ptr<NameChunk>> name_chunks_;
+  [[nodiscard]] bool has_name_cell(std::uint32_t slot) const noexcept {
+    return (slot >> chunk_bits) < name_chunks_.size();
+  }
+  [[nodiscard]] detail::CompactName& name_at(std::uint32_t slot) const noexcept {
+    return name_chunks_[slot >> chunk_bits]->names[slot & ((1U << chunk_bits) - 1)];
+  }
+  [[nodiscard]] std::uint32_t& tag_at(std::uint32_t slot) const noexcept {
+    return name_chunks_[slot >> chunk_bits]->tags[slot & ((1U << chunk_bits) - 1)];
+  }
   std::size_t name_heap_bytes_ = 0;  // long names' blocks (see detail::CompactName)
   std::vector<Period> periods_;
   // Deliveries of a slot past its node's count of 15 (see `Node::max_deliveries`).
