@@ -561,11 +561,11 @@ class TimerQueue {
   // excluding what callbacks capture on the heap.
   [[nodiscard]] std::size_t bytes_per_timer() const noexcept {
     if (pending_ == 0) return 0;
-    const std::size_t bytes = chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) +
-                              wheel_.bytes() + name_chunks_.size() * sizeof(NameChunk) +
-                              name_chunks_.capacity() * sizeof(void*) + name_heap_bytes_ +
-                              periods_.capacity() * sizeof(Period) + free_.capacity() * sizeof(std::uint32_t) +
-                              index_.capacity() * sizeof(IndexEntry);
+    const std::size_t bytes =
+        chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() +
+        name_chunks_.size() * sizeof(NameChunk) + name_chunks_.capacity() * sizeof(void*) + name_heap_bytes_ +
+        periods_.capacity() * sizeof(Period) + free_.capacity() * sizeof(std::uint32_t) +
+        index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
   }
 
