@@ -856,11 +856,10 @@ class TimerQueue {
     if (slot < periods_.size()) periods_[slot] = Period{interval, stop, 0, policy};
     Node& node = node_at(slot);
     if (named) {
-      NameChunk& chunk = *name_chunks_[slot >> chunk_bits];
-      const std::uint32_t cell = slot & ((1U << chunk_bits) - 1);
-      chunk.names[cell] = std::move(stored);
-      chunk.tags[cell] = tag_of(lookup.hash);
-      name_heap_bytes_ += chunk.names[cell].heap_bytes();
+      detail::CompactName& cell = name_at(slot);
+      cell = std::move(stored);
+      tag_at(slot) = tag_of(lookup.hash);
+      name_heap_bytes_ += cell.heap_bytes();
     }
     const std::uint64_t seq = next_seq_++;
     node = Node{.realtime = realtime,
@@ -1004,10 +1003,12 @@ class TimerQueue {
   };
   static_assert(sizeof(Record) == 32);
   static constexpr unsigned chunk_bits = 8;
+  // A slot's place in its chunk (records' and names' alike).
+  static constexpr std::uint32_t within_chunk(std::uint32_t slot) noexcept { return slot & ((1U << chunk_bits) - 1); }
   std::vector<std::unique_ptr<Record[]>> chunks_;
   std::uint32_t slot_count_ = 0;  // slots created, pending or free
   [[nodiscard]] Record& record(std::uint32_t slot) const noexcept {
-    return chunks_[slot >> chunk_bits][slot & ((1U << chunk_bits) - 1)];
+    return chunks_[slot >> chunk_bits][within_chunk(slot)];
   }
   [[nodiscard]] Node& node_at(std::uint32_t slot) const noexcept { return record(slot).node; }
   [[nodiscard]] TimerCallback& callback_slot(std::uint32_t slot) const noexcept {
@@ -1025,10 +1026,10 @@ class TimerQueue {
     return (slot >> chunk_bits) < name_chunks_.size();
   }
   [[nodiscard]] detail::CompactName& name_at(std::uint32_t slot) const noexcept {
-    return name_chunks_[slot >> chunk_bits]->names[slot & ((1U << chunk_bits) - 1)];
+    return name_chunks_[slot >> chunk_bits]->names[within_chunk(slot)];
   }
   [[nodiscard]] std::uint32_t& tag_at(std::uint32_t slot) const noexcept {
-    return name_chunks_[slot >> chunk_bits]->tags[slot & ((1U << chunk_bits) - 1)];
+    return name_chunks_[slot >> chunk_bits]->tags[within_chunk(slot)];
   }
   std::size_t name_heap_bytes_ = 0;  // long names' blocks (see detail::CompactName)
   std::vector<Period> periods_;
