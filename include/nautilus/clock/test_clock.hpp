@@ -147,9 +147,8 @@ class TestClock {
       run(real, mono, Deliver::callbacks);
       return from_unix_ns(real);
     }
-    std::int64_t ahead = 0;
     std::int64_t at = 0;  // the tick's realtime
-    if (!detail::sub_overflows(*next, mono, ahead) && !detail::add_overflows(real, ahead, at)) {
+    if (ClockReading{mono, real}.realtime_of(*next, at)) {
       run(at, *next, Deliver::callbacks);
       return from_unix_ns(at);
     }
@@ -204,15 +203,11 @@ class TestClock {
   // The realtime that goes with monotonic time `monotonic`: now + (monotonic - now's monotonic),
   // saturated at the ends of the int64 range rather than wrapping.
   [[nodiscard]] std::int64_t realtime_of(std::int64_t monotonic) const noexcept {
-    const unix_nanos base = now();
-    const unix_nanos base_monotonic = from_unix_ns(monotonic_ns());
-    const unix_nanos at = from_unix_ns(monotonic);
-    try {
-      return to_unix_ns(checked_add(base, checked_sub(at, base_monotonic)));
-    } catch (const clock_error&) {
-      return monotonic < monotonic_ns() ? std::numeric_limits<std::int64_t>::min()
+    const ClockReading now = reading();
+    std::int64_t at = 0;
+    if (now.realtime_of(monotonic, at)) return at;
+    return monotonic < now.monotonic_ns ? std::numeric_limits<std::int64_t>::min()
                                         : std::numeric_limits<std::int64_t>::max();
-    }
   }
 
   // The monotonic time that goes with realtime `target` (>= now): monotonic + (target - now),

@@ -254,6 +254,13 @@ struct ClockReading {
     return !detail::sub_overflows(realtime, realtime_ns, ahead) &&
            !detail::add_overflows(monotonic_ns, ahead, out);
   }
+  // The inverse: the realtime that goes with `monotonic`, realtime_ns + (monotonic -
+  // monotonic_ns). False, with `out` unspecified, if either step leaves int64.
+  [[nodiscard]] bool realtime_of(std::int64_t monotonic, std::int64_t& out) const noexcept {
+    std::int64_t ahead = 0;
+    return !detail::sub_overflows(monotonic, monotonic_ns, ahead) &&
+           !detail::add_overflows(realtime_ns, ahead, out);
+  }
 };
 
 // The timer engine. Single-threaded: `LiveClock` wraps it in a mutex.
