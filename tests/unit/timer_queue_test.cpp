@@ -4,8 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
@@ -72,6 +74,52 @@ TEST_CASE("TimerQueue's name index agrees with a model through random sets, canc
       require_agrees(queue, model);
     }
   }
+}
+
+TEST_CASE("TimerQueue's name index agrees with a model as it grows past its small sizes") {
+  // Past 4,096 names the index grows by half (sizes that are not powers of two) and fills to five
+  // eighths: tens of thousands of names, set, cancelled and fired in random order, probe runs that
+  // wrap at the end of the buckets, and backward shifts across them.
+  TimerQueue queue;
+  std::map<std::string, std::int64_t> model;
+  std::mt19937_64 rng{20261126};
+  std::int64_t now = 0;
+  std::uint64_t next_name = 0;
+  const auto set = [&](const std::string& name, std::int64_t deadline) {
+    queue.set_time_alert(name, nautilus::from_unix_ns(deadline), {}, nautilus::PastDeadline::error,
+                         ClockReading{now, now});
+    model[name] = deadline;
+  };
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 15'000; ++i) set("name-" + std::to_string(next_name++), now + 1 + static_cast<std::int64_t>(rng() % 1'000'000));
+    // A name already pending is refused, wherever its bucket is.
+    for (int i = 0; i < 200; ++i) {
+      auto it = model.begin();
+      std::advance(it, static_cast<std::ptrdiff_t>(rng() % model.size()));
+      REQUIRE_THROWS_AS(set(it->first, now + 5), nautilus::clock_error);
+    }
+    // Cancel a random third by name, and some unknown names.
+    std::vector<std::string> names;
+    for (const auto& entry : model) names.push_back(entry.first);
+    std::shuffle(names.begin(), names.end(), rng);
+    for (std::size_t i = 0; i < names.size() / 3; ++i) {
+      REQUIRE(queue.cancel_timer(names[i]));
+      model.erase(names[i]);
+    }
+    REQUIRE_FALSE(queue.cancel_timer("name-unknown"));
+    // Fire a quarter of a millisecond's worth.
+    now += 250'000;
+    while (auto due = queue.pop_due(ClockReading{now, now})) {
+      const auto it = model.find(due->event.name);
+      REQUIRE(it != model.end());
+      REQUIRE(nautilus::to_unix_ns(due->event.ts_event) == it->second);
+      model.erase(it);
+      queue.finish(*due);
+    }
+    REQUIRE(queue.timer_count() == model.size());
+    require_agrees(queue, model);
+  }
+  REQUIRE(model.size() > 10'000);
 }
 
 TEST_CASE("TimerQueue::pop_due into a reused Due sets every field of a tick, and none if none is due") {
@@ -404,6 +452,53 @@ TEST_CASE("TimerQueue keeps a pending anonymous alert in at most 64 bytes, its c
   CAPTURE(loaded, queue.bytes_per_timer());
   REQUIRE(loaded <= 64);
   REQUIRE(queue.bytes_per_timer() <= 64);
+}
+
+TEST_CASE("TimerQueue drained to empty hands its slots out again in order, and keeps no free list") {
+  // Every alert of a round fires, then the next round is set (a backtest's day, the batch benchmark).
+  TimerQueue queue;
+  std::vector<std::uint64_t> fired;
+  const nautilus::TimerCallback callback = [&fired](const nautilus::TimeEvent& e) { fired.push_back(e.id); };
+  constexpr std::size_t count = 20'000;
+  const auto fill = [&](std::int64_t start_ns, std::int64_t now_ns) {
+    std::vector<nautilus::TimerHandle> handles;
+    for (std::size_t i = 0; i < count; ++i) {
+      const auto offset = static_cast<std::int64_t>((i * 7919) % count);  // every offset once, shuffled
+      handles.push_back(queue.set_time_alert(nautilus::from_unix_ns(start_ns + offset), callback,
+                                             nautilus::PastDeadline::error, ClockReading{now_ns, now_ns}));
+    }
+    return handles;
+  };
+  const auto drain = [&] {
+    while (const auto deadline = queue.next_deadline_ns()) {
+      auto due = queue.pop_due(ClockReading{*deadline, *deadline});
+      if (!due) FAIL("nothing due at the next deadline");
+      queue.invoke(*due);
+      queue.finish(*due);
+    }
+  };
+  const std::vector<nautilus::TimerHandle> first = fill(1'000, 0);
+  const std::size_t loaded = queue.bytes_per_timer();
+  drain();
+  REQUIRE(fired.size() == count);
+  const std::vector<nautilus::TimerHandle> second = fill(100'000, 50'000);
+  // The same storage as the first round, plus the wheel's kept blocks and the free stack's first
+  // chunk (8 bytes a timer here): a list of the 2 * 10^4 slots the first round freed would add at
+  // least 4 more (it read 14).
+  CAPTURE(loaded, queue.bytes_per_timer());
+  REQUIRE(queue.bytes_per_timer() <= loaded + 11);
+  // The first round's handles refer to reused slots, and stay stale.
+  for (std::size_t i = 0; i < count; i += 97) {
+    REQUIRE_FALSE(queue.next_time(first[i]).has_value());
+    REQUIRE_FALSE(queue.cancel_timer(first[i]));
+    REQUIRE(queue.next_time(second[i]) == nautilus::from_unix_ns(100'000 + static_cast<std::int64_t>((i * 7919) % count)));
+  }
+  REQUIRE(queue.timer_count() == count);
+  fired.clear();
+  drain();
+  REQUIRE(fired.size() == count);
+  REQUIRE(std::is_sorted(fired.begin(), fired.end()));
+  REQUIRE(fired.front() == count + 1);
 }
 
 TEST_CASE("TimerQueue copies a name given as a std::string_view: the caller's buffer may change after") {
