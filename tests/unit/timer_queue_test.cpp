@@ -454,6 +454,41 @@ TEST_CASE("TimerQueue keeps a pending anonymous alert in at most 64 bytes, its c
   REQUIRE(queue.bytes_per_timer() <= 64);
 }
 
+TEST_CASE("TimerQueue keeps a pending named timer in at most 80 bytes: 64 beyond its callback object") {
+  // The named hold model of the benchmarks at 5 * 10^4 timers, each re-armed under its own name from
+  // its callback (the name index, the name cells and their tags included).
+  TimerQueue queue;
+  std::mt19937_64 random(11);
+  std::uniform_int_distribution<std::int64_t> increment(1, 1'000'000);
+  std::int64_t now_ns = 0;
+  constexpr std::size_t count = 50'000;
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < count; ++i) names.push_back("t" + std::to_string(i));
+  std::uint64_t fired = 0;
+  nautilus::TimerCallback callback = [&](const nautilus::TimeEvent& event) {
+    ++fired;
+    queue.set_time_alert(event.name, nautilus::from_unix_ns(now_ns + increment(random)), callback,
+                         nautilus::PastDeadline::error, ClockReading{now_ns, now_ns});
+  };
+  for (const std::string& name : names) {
+    queue.set_time_alert(name, nautilus::from_unix_ns(increment(random)), callback, nautilus::PastDeadline::error,
+                         ClockReading{0, 0});
+  }
+  const std::size_t loaded = queue.bytes_per_timer();
+  for (std::size_t i = 0; i < 2 * count; ++i) {
+    now_ns = *queue.next_deadline_ns();
+    auto due = queue.pop_due(ClockReading{now_ns, now_ns});
+    if (!due) FAIL("nothing due at the next deadline");
+    queue.invoke(*due);
+    queue.finish(*due);
+  }
+  REQUIRE(fired == 2 * count);
+  REQUIRE(queue.timer_count() == count);
+  CAPTURE(loaded, queue.bytes_per_timer());
+  REQUIRE(loaded <= 80);
+  REQUIRE(queue.bytes_per_timer() <= 80);
+}
+
 TEST_CASE("TimerQueue drained to empty hands its slots out again in order, and keeps no free list") {
   // Every alert of a round fires, then the next round is set (a backtest's day, the batch benchmark).
   TimerQueue queue;
