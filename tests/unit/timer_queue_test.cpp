@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <iterator>
@@ -120,6 +121,104 @@ TEST_CASE("TimerQueue's name index agrees with a model as it grows past its smal
     require_agrees(queue, model);
   }
   REQUIRE(model.size() > 10'000);
+}
+
+TEST_CASE("TimerQueue fires periodic timers of more intervals than it has lanes in the order of a model") {
+  // Six intervals (the queue keeps a lane for four), the three missed-tick policies, stop times,
+  // one-shot alerts and cancels, advanced in uneven steps so that ticks are missed: every event
+  // must be the model's, which picks the earliest (deadline, set order) among all timers by brute
+  // force. Lanes and wheel must agree with it, and with each other at equal deadlines.
+  struct Timer {
+    std::int64_t deadline = 0;
+    std::uint64_t order = 0;
+    std::int64_t interval = 0;  // 0: one-shot
+    std::int64_t stop = std::numeric_limits<std::int64_t>::max();
+    nautilus::MissedTicks policy = nautilus::MissedTicks::burst;
+    std::uint64_t missed = 0;
+  };
+  constexpr std::array<std::int64_t, 6> intervals{7, 11, 60, 1'000, 999, 4'096};
+  constexpr std::array<nautilus::MissedTicks, 3> policies{
+      nautilus::MissedTicks::burst, nautilus::MissedTicks::skip, nautilus::MissedTicks::delay};
+  for (const std::uint64_t seed : {1U, 2U, 3U}) {
+    CAPTURE(seed);
+    TimerQueue queue;
+    std::map<std::string, Timer> model;
+    std::mt19937_64 rng{seed};
+    std::int64_t now = 0;
+    std::uint64_t set_order = 0;
+    std::uint64_t events = 0;
+    for (int step = 0; step < 3'000; ++step) {
+      const std::string name = "t" + std::to_string(rng() % 200);
+      const auto action = rng() % 16;
+      if (action < 6 && model.count(name) == 0) {
+        Timer timer;
+        timer.interval = intervals[rng() % intervals.size()];
+        timer.policy = policies[rng() % policies.size()];
+        timer.deadline = now + 1 + static_cast<std::int64_t>(rng() % 3'000);
+        if (rng() % 4 == 0) timer.stop = timer.deadline + static_cast<std::int64_t>(rng() % 20'000);
+        timer.order = set_order++;
+        queue.set_timer(name, std::chrono::nanoseconds{timer.interval}, nautilus::from_unix_ns(timer.deadline),
+                        timer.stop == std::numeric_limits<std::int64_t>::max()
+                            ? std::nullopt
+                            : std::optional{nautilus::from_unix_ns(timer.stop)},
+                        {}, nautilus::TimerOptions{.fire_immediately = true, .missed_ticks = timer.policy},
+                        ClockReading{now, now});
+        model[name] = timer;
+      } else if (action < 8 && model.count(name) == 0) {
+        Timer timer;
+        timer.deadline = now + static_cast<std::int64_t>(rng() % 2'000);
+        timer.order = set_order++;
+        queue.set_time_alert(name, nautilus::from_unix_ns(timer.deadline), {}, nautilus::PastDeadline::error,
+                             ClockReading{now, now});
+        model[name] = timer;
+      } else if (action < 10) {
+        REQUIRE(queue.cancel_timer(name) == (model.erase(name) == 1));
+      } else {
+        now += static_cast<std::int64_t>(rng() % 400);
+        const ClockReading reading{now, now};
+        for (;;) {
+          auto earliest = model.end();
+          for (auto it = model.begin(); it != model.end(); ++it) {
+            if (it->second.deadline > now) continue;
+            if (earliest == model.end() || it->second.deadline < earliest->second.deadline ||
+                (it->second.deadline == earliest->second.deadline && it->second.order < earliest->second.order)) {
+              earliest = it;
+            }
+          }
+          if (earliest == model.end()) break;
+          Timer& timer = earliest->second;
+          if (timer.interval != 0 && timer.policy != nautilus::MissedTicks::burst) {
+            const std::int64_t behind = (std::min(now, timer.stop) - timer.deadline) / timer.interval;
+            if (behind > 0) {  // all but the latest due tick dropped; it competes again
+              timer.deadline += behind * timer.interval;
+              timer.missed += static_cast<std::uint64_t>(behind);
+              continue;
+            }
+          }
+          auto due = queue.pop_due(reading);
+          REQUIRE(due.has_value());
+          ++events;
+          REQUIRE(due->event.name == earliest->first);
+          REQUIRE(nautilus::to_unix_ns(due->event.ts_event) == timer.deadline);
+          REQUIRE(due->event.missed == timer.missed);
+          queue.finish(*due);
+          if (timer.interval == 0) {
+            model.erase(earliest);
+            continue;
+          }
+          const std::int64_t from =
+              timer.policy == nautilus::MissedTicks::delay && timer.missed != 0 ? now : timer.deadline;
+          timer.missed = 0;
+          timer.deadline = from + timer.interval;
+          if (timer.deadline > timer.stop) model.erase(earliest);
+        }
+        REQUIRE_FALSE(queue.pop_due(reading).has_value());
+      }
+      REQUIRE(queue.timer_count() == model.size());
+    }
+    CAPTURE(events);
+    REQUIRE(events > 50'000);
+  }
 }
 
 TEST_CASE("TimerQueue::pop_due into a reused Due sets every field of a tick, and none if none is due") {

@@ -37,6 +37,7 @@
 #include "nautilus/clock/concepts.hpp"  // Clock
 #include "nautilus/clock/detail/compact_name.hpp"  // CompactName
 #include "nautilus/clock/detail/platform.hpp"  // NAUTILUS_CLOCK_PREFETCH
+#include "nautilus/clock/detail/lane.hpp"          // Lane
 #include "nautilus/clock/detail/timing_wheel.hpp"  // TimingWheel
 #include "nautilus/clock/time.hpp"      // unix_nanos, clock_error, format_iso8601
 
@@ -270,6 +271,13 @@ struct ClockReading {
 //   (detail/timing_wheel.hpp) of 16-byte entries (deadline, creation order): O(1) amortised per
 //   set and fire, exact order, ties in creation order. It replaced a 4-ary heap whose lower levels
 //   missed the cache at 10^5 to 10^6 timers;
+// - beside the wheel, a lane per interval (four at a time, detail/lane.hpp): a FIFO ring of the
+//   re-armed ticks of periodic timers that share an interval, which come out sorted by (deadline,
+//   creation order) since they are re-armed in the order they fire. A re-arm appends to the lane
+//   instead of passing down the wheel's levels again; the earliest tick is the least of the wheel's
+//   top and the lanes' fronts. An append that would break a lane's order goes to the wheel.
+//   Measured in the periodic model (one-minute timers): a fire took 0.53x the time at 10^3 timers,
+//   0.45x at 10^4, 0.41x at 10^5;
 // - a slab of timer records, indexed by slot, each 32 bytes: what every timer needs to be fired
 //   (16 bytes: the next tick's realtime, the creation sequence, flags; the monotonic deadline is
 //   the wheel entry's key) beside its 16-byte `TimerCallback`, two records to a cache line. Names
@@ -288,7 +296,7 @@ struct ClockReading {
 //   timer, whose slot is recycled only after the callback returns.
 // Costs: set O(1) amortised; cancel O(1) (the wheel entry is dropped lazily, and all stale entries
 // are swept when they outnumber live ones); fire O(1) amortised; re-arming a periodic timer
-// reuses its record, and the wheel's storage blocks circulate through a pool, so it rarely
+// reuses its record and appends to its lane (or the wheel), whose storage is kept, so it rarely
 // allocates (see detail/timing_wheel.hpp, "Memory").
 class TimerQueue {
  public:
@@ -383,6 +391,8 @@ class TimerQueue {
       if (node_at(slot).seq() != 0) retire(slot);
     }
     wheel_.clear();
+    for (detail::Lane& lane : lanes_) lane = detail::Lane{};
+    lanes_used_ = 0;
     top_ = nullptr;
     stale_ = 0;
     return count;
@@ -464,7 +474,7 @@ class TimerQueue {
       const std::int64_t last_due = std::min(now.monotonic_ns, period.stop);
       const std::int64_t behind = (last_due - fire_at) / period.interval;
       if (behind == 0) break;
-      replace_top(Entry{fire_at + behind * period.interval, order});  // first: it may throw
+      requeue(Entry{fire_at + behind * period.interval, order}, period.interval, fire_at);  // first: it may throw
       node.realtime += behind * period.interval;  // both lines move together
       period.missed += static_cast<std::uint64_t>(behind);
     }
@@ -473,7 +483,7 @@ class TimerQueue {
       // previous fire prefetched): start fetching that bucket now, while the event is built.
       NAUTILUS_CLOCK_PREFETCH(&index_[home_of(tag_at(slot))]);
     }
-    if (const Entry* after = pending_ > prefetch_floor ? wheel_.peek_after_top() : nullptr;
+    if (const Entry* after = pending_ > prefetch_floor ? after_top() : nullptr;
         after != nullptr) {
       // The next fire's records are most likely cold at 10^5+ timers: fetch them while this one is
       // delivered. Every address follows from the slot alone, so the loads overlap.
@@ -510,7 +520,7 @@ class TimerQueue {
     }
     if (node.deliveries() == Node::max_deliveries) overflowing_.reserve(overflowing_.size() + 1);
     if (next != max_ns) {
-      replace_top(Entry{next, order});
+      requeue(Entry{next, order}, periods_[slot].interval, fire_at);
     } else {
       pop_top();
     }
@@ -569,7 +579,7 @@ class TimerQueue {
   [[nodiscard]] std::size_t bytes_per_timer() const noexcept {
     if (pending_ == 0) return 0;
     const std::size_t bytes =
-        chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() +
+        chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() + lane_bytes() +
         name_chunks_.size() * sizeof(NameChunk) + name_chunks_.capacity() * sizeof(void*) + name_heap_bytes_ +
         periods_.capacity() * sizeof(Period) + free_.bytes() +
         index_.capacity() * sizeof(IndexEntry);
@@ -976,8 +986,10 @@ class TimerQueue {
     top_ = nullptr;  // it may have been the cancelled timer's entry
     ++stale_;
     // Rebuild once stale entries outnumber live ones: amortised O(1) per cancel, bounded memory.
-    if (stale_ > 64 && stale_ * 2 > wheel_.size()) {
-      wheel_.remove_if([this](const Entry& e) { return is_stale(e); });
+    if (stale_ > 64 && stale_ * 2 > queued()) {
+      const auto stale = [this](const Entry& e) { return is_stale(e); };
+      wheel_.remove_if(stale);
+      for (unsigned k = 0; k < lanes_used_; ++k) lanes_[k].remove_if(stale);
       top_ = nullptr;
       stale_ = 0;
     }
@@ -994,17 +1006,94 @@ class TimerQueue {
   // and the second question costs nothing.
   [[nodiscard]] const Entry* peek(std::int64_t limit) {
     if (top_ != nullptr) return top_->deadline <= limit ? top_ : nullptr;
+    if (lanes_used_ != 0) return peek_with_lanes(limit);
+    top_lane_ = -1;
     for (;;) {
-      const Entry* top = wheel_.top(limit, [this](const Entry* first, std::size_t count) {
-        // These fire next: fetch their records together, so that their misses overlap. Only the
-        // records: measured at 10^5 timers, prefetching names and periods too lost what this won.
-        for (std::size_t i = 0; i < count; ++i) NAUTILUS_CLOCK_PREFETCH(&record(slot_of(first[i])));
-      });
+      const Entry* top = wheel_top(limit);
       if (top == nullptr) return nullptr;
       if (stale_ == 0 || !is_stale(*top)) return top_ = top;
       wheel_.pop();
       --stale_;
     }
+  }
+
+  // `peek` once a lane is in use: the lanes' earliest front, or the wheel's top if it comes first
+  // (the wheel need not move past that front). Out of line, so that `peek` stays small enough to
+  // inline where no periodic timer has been re-armed.
+  [[gnu::noinline]] const Entry* peek_with_lanes(std::int64_t limit) {
+    for (;;) {
+      const Entry* lane_top = nullptr;
+      int from = -1;
+      for (unsigned k = 0; k < lanes_used_; ++k) {
+        const detail::Lane& lane = lanes_[k];
+        if (!lane.empty() && (lane_top == nullptr || detail::entry_before(lane.front(), *lane_top))) {
+          lane_top = &lane.front();
+          from = static_cast<int>(k);
+        }
+      }
+      const Entry* top = wheel_top(lane_top != nullptr && lane_top->deadline < limit ? lane_top->deadline : limit);
+      if (top != nullptr && (lane_top == nullptr || detail::entry_before(*top, *lane_top))) {
+        from = -1;
+      } else {
+        top = lane_top;
+      }
+      if (top == nullptr || top->deadline > limit) return nullptr;
+      top_lane_ = from;
+      if (stale_ == 0 || !is_stale(*top)) return top_ = top;
+      drop_top();
+      --stale_;
+    }
+  }
+
+  [[nodiscard]] const Entry* wheel_top(std::int64_t limit) {
+    return wheel_.top(limit, [this](const Entry* first, std::size_t count) {
+      // These fire next: fetch their records together, so that their misses overlap. Only the
+      // records: measured at 10^5 timers, prefetching names and periods too lost what this won.
+      for (std::size_t i = 0; i < count; ++i) NAUTILUS_CLOCK_PREFETCH(&record(slot_of(first[i])));
+    });
+  }
+
+  // Removes the entry `peek` last found, from the lane or the wheel it is in.
+  void drop_top() noexcept {
+    if (top_lane_ >= 0) {
+      lanes_[static_cast<unsigned>(top_lane_)].pop_front();
+    } else {
+      wheel_.pop();
+    }
+  }
+
+  // A likely next entry after the one `peek` returned, for prefetching (see
+  // TimingWheel::peek_after_top); null if none is at hand.
+  [[nodiscard]] const Entry* after_top() const noexcept {
+    if (top_lane_ >= 0) return lanes_[static_cast<unsigned>(top_lane_)].second();
+    return wheel_.peek_after_top();
+  }
+
+  // Entries in the wheel and the lanes, stale ones included.
+  [[nodiscard]] std::size_t queued() const noexcept {
+    std::size_t count = wheel_.size();
+    for (unsigned k = 0; k < lanes_used_; ++k) count += lanes_[k].size();
+    return count;
+  }
+
+  [[nodiscard]] std::size_t lane_bytes() const noexcept {
+    std::size_t bytes = 0;
+    for (const detail::Lane& lane : lanes_) bytes += lane.bytes();
+    return bytes;
+  }
+
+  // The lane of `interval`'s ticks: its own, or else an empty one (or one not used yet), which takes
+  // it; null if every lane holds another interval's.
+  [[nodiscard]] detail::Lane* lane_for(std::int64_t interval) noexcept {
+    detail::Lane* idle = nullptr;
+    for (unsigned k = 0; k < lanes_used_; ++k) {
+      detail::Lane& lane = lanes_[k];
+      if (lane.interval == interval) return &lane;
+      if (idle == nullptr && lane.empty()) idle = &lane;
+    }
+    if (idle == nullptr && lanes_used_ < lanes_.size()) idle = &lanes_[lanes_used_++];
+    if (idle != nullptr) idle->interval = interval;
+    return idle;
   }
 
   // Every change to the wheel goes through these (or clears `top_` itself): they forget the
@@ -1016,13 +1105,25 @@ class TimerQueue {
     top_ = nullptr;
   }
   void pop_top() {
-    wheel_.pop();
+    drop_top();
     top_ = nullptr;
   }
-  // Re-queues the timer of the entry `peek` returned at `e` (later), removing that entry. On
-  // bad_alloc nothing has changed.
-  void replace_top(Entry e) {
-    wheel_.replace_top(e);
+  // Re-queues the periodic timer of the entry `peek` returned at `e` (later), removing that entry:
+  // at the back of its interval's lane if `e` keeps the lane sorted, else in the wheel. `now`: the
+  // tick's deadline, where an empty wheel starts. On bad_alloc nothing has changed.
+  void requeue(Entry e, std::int64_t interval, std::int64_t now) {
+    if (detail::Lane* lane = lane_for(interval); lane != nullptr && lane->fits(e)) {
+      lane->reserve_one();  // may throw; moves the entries, not their order
+      lane->push_back(e);
+      pop_top();  // the entry `peek` returned, still the front of its lane or the wheel's top
+      return;
+    }
+    if (top_lane_ >= 0) {
+      wheel_.push(e, now);  // may throw
+      lanes_[static_cast<unsigned>(top_lane_)].pop_front();
+    } else {
+      wheel_.replace_top(e);
+    }
     top_ = nullptr;
   }
 
@@ -1139,7 +1240,12 @@ class TimerQueue {
     }
   }
   detail::TimingWheel wheel_;
+  // Periodic timers' re-armed ticks, a lane per interval (see detail/lane.hpp): four intervals at a
+  // time (a trading engine's bars, heartbeats and checks share few); others re-arm in the wheel.
+  std::array<detail::Lane, 4> lanes_;
+  unsigned lanes_used_ = 0;  // lanes_[0, lanes_used_) have held some interval's ticks
   const Entry* top_ = nullptr;  // the earliest live entry, while the wheel is unchanged (see `peek`)
+  int top_lane_ = -1;           // the lane `peek` found it in, or -1: the wheel
   std::vector<IndexEntry> index_;
   std::size_t zombie_bucket_ = no_bucket;  // the last zombie marked, a hint: see `bucket_of`, `validate_name`
   std::size_t named_ = 0;

@@ -1,0 +1,99 @@
+// nautilus-clock: a lane, the FIFO beside the timing wheel that holds the re-armed ticks of
+// periodic timers sharing one interval.
+//
+// Why. A periodic timer re-armed at its fire time plus its interval lands far from the wheel's
+// position (a minute ahead, for a bar timer), so the wheel moves it down three levels before it
+// fires again. Yet timers that share an interval are re-armed in the order they fire, each at
+// its tick plus the same interval: their next ticks come out sorted by (deadline, creation order)
+// already (libevent's "common timeouts" rest on the same fact). A lane keeps them in that order in
+// a ring of 16-byte entries, and its front competes with the wheel's top and the other lanes'
+// fronts for the earliest tick. An append that would break the order (a tick re-phased by the
+// `delay` policy, say) goes to the wheel instead: a lane only ever holds a sorted run.
+#pragma once
+
+#include <cstddef>  // std::size_t
+#include <cstdint>  // std::int64_t
+#include <vector>   // std::vector
+
+#include "nautilus/clock/detail/timing_wheel.hpp"  // WheelEntry
+
+namespace nautilus::detail {
+
+// (deadline, order) before (deadline, order), as the wheel orders its entries.
+[[nodiscard]] inline bool entry_before(const WheelEntry& a, const WheelEntry& b) noexcept {
+  return a.deadline != b.deadline ? a.deadline < b.deadline : a.order < b.order;
+}
+
+class Lane {
+ public:
+  // The interval of the timers whose ticks this lane holds (0: none yet).
+  std::int64_t interval = 0;
+
+  [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
+  [[nodiscard]] std::size_t size() const noexcept { return count_; }
+  // The earliest entry. Not empty.
+  [[nodiscard]] const WheelEntry& front() const noexcept { return ring_[head_]; }
+  // The latest entry. Not empty.
+  [[nodiscard]] const WheelEntry& back() const noexcept { return ring_[wrap(head_ + count_ - 1)]; }
+  // The entry after the front, if any.
+  [[nodiscard]] const WheelEntry* second() const noexcept { return count_ > 1 ? &ring_[wrap(head_ + 1)] : nullptr; }
+
+  // Whether `e` may go at the back: it comes after every entry.
+  [[nodiscard]] bool fits(const WheelEntry& e) const noexcept { return count_ == 0 || entry_before(back(), e); }
+
+  // Room for one more entry (the ring doubles when full). On std::bad_alloc nothing has changed.
+  void reserve_one() {
+    if (count_ == ring_.size()) grow();
+  }
+  // Appends `e`, which `fits`, after `reserve_one`. Moves no entry.
+  void push_back(const WheelEntry& e) noexcept {
+    ring_[wrap(head_ + count_)] = e;
+    ++count_;
+  }
+  // Removes the front. Not empty. An emptied ring keeps its storage unless large.
+  void pop_front() noexcept {
+    head_ = wrap(head_ + 1);
+    if (--count_ == 0) clear();
+  }
+
+  void clear() noexcept {
+    count_ = 0;
+    head_ = 0;
+    if (ring_.size() > kept_entries) std::vector<WheelEntry>().swap(ring_);
+  }
+
+  // Drops every entry for which `stale(entry)` holds, keeping the others in order; returns how many.
+  template <class Pred>
+  std::size_t remove_if(Pred stale) noexcept {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < count_; ++i) {
+      const WheelEntry e = ring_[wrap(head_ + i)];
+      if (!stale(e)) ring_[wrap(head_ + kept++)] = e;
+    }
+    const std::size_t removed = count_ - kept;
+    count_ = kept;
+    if (count_ == 0) clear();
+    return removed;
+  }
+
+  [[nodiscard]] std::size_t bytes() const noexcept { return ring_.capacity() * sizeof(WheelEntry); }
+
+ private:
+  // An emptied ring larger than this (64 KiB) gives its storage back.
+  static constexpr std::size_t kept_entries = 4096;
+
+  [[nodiscard]] std::size_t wrap(std::size_t i) const noexcept { return i & (ring_.size() - 1); }
+
+  void grow() {
+    std::vector<WheelEntry> next(ring_.empty() ? 16 : ring_.size() * 2);  // a power of two
+    for (std::size_t i = 0; i < count_; ++i) next[i] = ring_[wrap(head_ + i)];
+    ring_.swap(next);
+    head_ = 0;
+  }
+
+  std::vector<WheelEntry> ring_;
+  std::size_t head_ = 0;
+  std::size_t count_ = 0;
+};
+
+}  // namespace nautilus::detail
