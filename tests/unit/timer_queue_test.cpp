@@ -92,7 +92,8 @@ TEST_CASE("TimerQueue's name index agrees with a model as it grows past its smal
     model[name] = deadline;
   };
   for (int round = 0; round < 4; ++round) {
-    for (int i = 0; i < 15'000; ++i) set("name-" + std::to_string(next_name++), now + 1 + static_cast<std::int64_t>(rng() % 1'000'000));
+    for (int i = 0; i < 15'000; ++i)
+      set("name-" + std::to_string(next_name++), now + 1 + static_cast<std::int64_t>(rng() % 1'000'000));
     // A name already pending is refused, wherever its bucket is.
     for (int i = 0; i < 200; ++i) {
       auto it = model.begin();
@@ -157,7 +158,8 @@ TEST_CASE("TimerQueue fires periodic timers of more intervals than it has lanes 
         timer.deadline = now + 1 + static_cast<std::int64_t>(rng() % 3'000);
         if (rng() % 4 == 0) timer.stop = timer.deadline + static_cast<std::int64_t>(rng() % 20'000);
         timer.order = set_order++;
-        queue.set_timer(name, std::chrono::nanoseconds{timer.interval}, nautilus::from_unix_ns(timer.deadline),
+        queue.set_timer(name, std::chrono::nanoseconds{timer.interval},
+                        nautilus::from_unix_ns(timer.deadline),
                         timer.stop == std::numeric_limits<std::int64_t>::max()
                             ? std::nullopt
                             : std::optional{nautilus::from_unix_ns(timer.stop)},
@@ -181,7 +183,8 @@ TEST_CASE("TimerQueue fires periodic timers of more intervals than it has lanes 
           for (auto it = model.begin(); it != model.end(); ++it) {
             if (it->second.deadline > now) continue;
             if (earliest == model.end() || it->second.deadline < earliest->second.deadline ||
-                (it->second.deadline == earliest->second.deadline && it->second.order < earliest->second.order)) {
+                (it->second.deadline == earliest->second.deadline &&
+                 it->second.order < earliest->second.order)) {
               earliest = it;
             }
           }
@@ -570,8 +573,8 @@ TEST_CASE("TimerQueue keeps a pending named timer in at most 80 bytes: 64 beyond
                          nautilus::PastDeadline::error, ClockReading{now_ns, now_ns});
   };
   for (const std::string& name : names) {
-    queue.set_time_alert(name, nautilus::from_unix_ns(increment(random)), callback, nautilus::PastDeadline::error,
-                         ClockReading{0, 0});
+    queue.set_time_alert(name, nautilus::from_unix_ns(increment(random)), callback,
+                         nautilus::PastDeadline::error, ClockReading{0, 0});
   }
   const std::size_t loaded = queue.bytes_per_timer();
   for (std::size_t i = 0; i < 2 * count; ++i) {
@@ -625,7 +628,8 @@ TEST_CASE("TimerQueue drained to empty hands its slots out again in order, and k
   for (std::size_t i = 0; i < count; i += 97) {
     REQUIRE_FALSE(queue.next_time(first[i]).has_value());
     REQUIRE_FALSE(queue.cancel_timer(first[i]));
-    REQUIRE(queue.next_time(second[i]) == nautilus::from_unix_ns(100'000 + static_cast<std::int64_t>((i * 7919) % count)));
+    REQUIRE(queue.next_time(second[i]) ==
+            nautilus::from_unix_ns(100'000 + static_cast<std::int64_t>((i * 7919) % count)));
   }
   REQUIRE(queue.timer_count() == count);
   fired.clear();

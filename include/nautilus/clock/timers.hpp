@@ -34,12 +34,12 @@
 #include <utility>      // std::move
 #include <vector>       // std::vector
 
-#include "nautilus/clock/concepts.hpp"  // Clock
+#include "nautilus/clock/concepts.hpp"             // Clock
 #include "nautilus/clock/detail/compact_name.hpp"  // CompactName
-#include "nautilus/clock/detail/platform.hpp"  // NAUTILUS_CLOCK_PREFETCH
 #include "nautilus/clock/detail/lane.hpp"          // Lane
+#include "nautilus/clock/detail/platform.hpp"      // NAUTILUS_CLOCK_PREFETCH
 #include "nautilus/clock/detail/timing_wheel.hpp"  // TimingWheel
-#include "nautilus/clock/time.hpp"      // unix_nanos, clock_error, format_iso8601
+#include "nautilus/clock/time.hpp"                 // unix_nanos, clock_error, format_iso8601
 
 namespace nautilus {
 
@@ -474,7 +474,8 @@ class TimerQueue {
       const std::int64_t last_due = std::min(now.monotonic_ns, period.stop);
       const std::int64_t behind = (last_due - fire_at) / period.interval;
       if (behind == 0) break;
-      requeue(Entry{fire_at + behind * period.interval, order}, period.interval, fire_at);  // first: it may throw
+      requeue(Entry{fire_at + behind * period.interval, order}, period.interval,
+              fire_at);                           // first: it may throw
       node.realtime += behind * period.interval;  // both lines move together
       period.missed += static_cast<std::uint64_t>(behind);
     }
@@ -483,8 +484,7 @@ class TimerQueue {
       // previous fire prefetched): start fetching that bucket now, while the event is built.
       NAUTILUS_CLOCK_PREFETCH(&index_[home_of(tag_at(slot))]);
     }
-    if (const Entry* after = pending_ > prefetch_floor ? after_top() : nullptr;
-        after != nullptr) {
+    if (const Entry* after = pending_ > prefetch_floor ? after_top() : nullptr; after != nullptr) {
       // The next fire's records are most likely cold at 10^5+ timers: fetch them while this one is
       // delivered. Every address follows from the slot alone, so the loads overlap.
       const std::uint32_t next_slot = slot_of(*after);
@@ -581,8 +581,7 @@ class TimerQueue {
     const std::size_t bytes =
         chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() + lane_bytes() +
         name_chunks_.size() * sizeof(NameChunk) + name_chunks_.capacity() * sizeof(void*) + name_heap_bytes_ +
-        periods_.capacity() * sizeof(Period) + free_.bytes() +
-        index_.capacity() * sizeof(IndexEntry);
+        periods_.capacity() * sizeof(Period) + free_.bytes() + index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
   }
 
@@ -762,7 +761,9 @@ class TimerQueue {
   [[nodiscard]] std::size_t home_of(std::uint32_t tag) const noexcept {
     return static_cast<std::size_t>((std::uint64_t{tag} * index_.size()) >> 32);
   }
-  [[nodiscard]] std::size_t next_bucket(std::size_t i) const noexcept { return i + 1 == index_.size() ? 0 : i + 1; }
+  [[nodiscard]] std::size_t next_bucket(std::size_t i) const noexcept {
+    return i + 1 == index_.size() ? 0 : i + 1;
+  }
 
   // The bucket that refers to `slot` (which must be indexed).
   [[nodiscard]] std::size_t bucket_of(std::uint32_t slot) const noexcept {
@@ -1031,7 +1032,8 @@ class TimerQueue {
           from = static_cast<int>(k);
         }
       }
-      const Entry* top = wheel_top(lane_top != nullptr && lane_top->deadline < limit ? lane_top->deadline : limit);
+      const Entry* top =
+          wheel_top(lane_top != nullptr && lane_top->deadline < limit ? lane_top->deadline : limit);
       if (top != nullptr && (lane_top == nullptr || detail::entry_before(*top, *lane_top))) {
         from = -1;
       } else {
@@ -1211,7 +1213,9 @@ class TimerQueue {
     struct Chunk {
       std::array<std::uint32_t, chunk> slots;
     };
-    [[nodiscard]] std::uint32_t at(std::size_t i) const noexcept { return chunks_[i >> chunk_shift]->slots[i & (chunk - 1)]; }
+    [[nodiscard]] std::uint32_t at(std::size_t i) const noexcept {
+      return chunks_[i >> chunk_shift]->slots[i & (chunk - 1)];
+    }
     std::vector<std::unique_ptr<Chunk>> chunks_;
     std::size_t size_ = 0;
   };
@@ -1243,7 +1247,7 @@ class TimerQueue {
   // Periodic timers' re-armed ticks, a lane per interval (see detail/lane.hpp): four intervals at a
   // time (a trading engine's bars, heartbeats and checks share few); others re-arm in the wheel.
   std::array<detail::Lane, 4> lanes_;
-  unsigned lanes_used_ = 0;  // lanes_[0, lanes_used_) have held some interval's ticks
+  unsigned lanes_used_ = 0;     // lanes_[0, lanes_used_) have held some interval's ticks
   const Entry* top_ = nullptr;  // the earliest live entry, while the wheel is unchanged (see `peek`)
   int top_lane_ = -1;           // the lane `peek` found it in, or -1: the wheel
   std::vector<IndexEntry> index_;

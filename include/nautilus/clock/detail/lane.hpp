@@ -36,10 +36,14 @@ class Lane {
   // The latest entry. Not empty.
   [[nodiscard]] const WheelEntry& back() const noexcept { return ring_[wrap(head_ + count_ - 1)]; }
   // The entry after the front, if any.
-  [[nodiscard]] const WheelEntry* second() const noexcept { return count_ > 1 ? &ring_[wrap(head_ + 1)] : nullptr; }
+  [[nodiscard]] const WheelEntry* second() const noexcept {
+    return count_ > 1 ? &ring_[wrap(head_ + 1)] : nullptr;
+  }
 
   // Whether `e` may go at the back: it comes after every entry.
-  [[nodiscard]] bool fits(const WheelEntry& e) const noexcept { return count_ == 0 || entry_before(back(), e); }
+  [[nodiscard]] bool fits(const WheelEntry& e) const noexcept {
+    return count_ == 0 || entry_before(back(), e);
+  }
 
   // Room for one more entry (the ring doubles when full). On std::bad_alloc nothing has changed.
   void reserve_one() {
