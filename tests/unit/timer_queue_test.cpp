@@ -550,7 +550,8 @@ std::pair<std::size_t, std::size_t> hold_model_bytes(std::size_t count, bool nam
   for (std::size_t i = 0; i < count; ++i) {
     const auto at = nautilus::from_unix_ns(increment(random));
     if (named) {
-      queue.set_time_alert("t" + std::to_string(i), at, callback, nautilus::PastDeadline::error, ClockReading{});
+      queue.set_time_alert("t" + std::to_string(i), at, callback, nautilus::PastDeadline::error,
+                           ClockReading{});
     } else {
       queue.set_time_alert(at, callback, nautilus::PastDeadline::error, ClockReading{});
     }
