@@ -35,6 +35,17 @@ void require_agrees(const TimerQueue& queue, const std::map<std::string, std::in
   REQUIRE(queue.timer_names() == names);
 }
 
+// Fires every one-shot alert due at `now`, each of which must be the model's, and drops it there.
+void fire_due(TimerQueue& queue, std::map<std::string, std::int64_t>& model, std::int64_t now) {
+  while (auto due = queue.pop_due(ClockReading{now, now})) {
+    const auto it = model.find(due->event.name);
+    REQUIRE(it != model.end());
+    REQUIRE(nautilus::to_unix_ns(due->event.ts_event) == it->second);
+    model.erase(it);
+    queue.finish(*due);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("TimerQueue's name index agrees with a model through random sets, cancels and fires") {
@@ -62,13 +73,7 @@ TEST_CASE("TimerQueue's name index agrees with a model through random sets, canc
       REQUIRE(queue.cancel_timer(name) == (model.erase(name) == 1));
     } else {
       now += static_cast<std::int64_t>(rng() % 300);
-      while (auto due = queue.pop_due(ClockReading{now, now})) {
-        const auto it = model.find(due->event.name);
-        REQUIRE(it != model.end());
-        REQUIRE(nautilus::to_unix_ns(due->event.ts_event) == it->second);
-        model.erase(it);
-        queue.finish(*due);
-      }
+      fire_due(queue, model, now);
     }
     REQUIRE(queue.timer_count() == model.size());
     if (step % 1000 == 0) {
@@ -111,13 +116,7 @@ TEST_CASE("TimerQueue's name index agrees with a model as it grows past its smal
     REQUIRE_FALSE(queue.cancel_timer("name-unknown"));
     // Fire a quarter of a millisecond's worth.
     now += 250'000;
-    while (auto due = queue.pop_due(ClockReading{now, now})) {
-      const auto it = model.find(due->event.name);
-      REQUIRE(it != model.end());
-      REQUIRE(nautilus::to_unix_ns(due->event.ts_event) == it->second);
-      model.erase(it);
-      queue.finish(*due);
-    }
+    fire_due(queue, model, now);
     REQUIRE(queue.timer_count() == model.size());
     require_agrees(queue, model);
   }
