@@ -15,14 +15,9 @@
 #include <cstdint>  // std::int64_t
 #include <vector>   // std::vector
 
-#include "nautilus/clock/detail/timing_wheel.hpp"  // WheelEntry
+#include "nautilus/clock/detail/timing_wheel.hpp"  // WheelEntry, entry_before
 
 namespace nautilus::detail {
-
-// (deadline, order) before (deadline, order), as the wheel orders its entries.
-[[nodiscard]] inline bool entry_before(const WheelEntry& a, const WheelEntry& b) noexcept {
-  return a.deadline != b.deadline ? a.deadline < b.deadline : a.order < b.order;
-}
 
 class Lane {
  public:

@@ -106,6 +106,11 @@ struct WheelEntry {
   std::uint64_t order;
 };
 
+// (deadline, order) before (deadline, order): the order in which entries leave.
+[[nodiscard]] inline bool entry_before(const WheelEntry& a, const WheelEntry& b) noexcept {
+  return a.deadline != b.deadline ? a.deadline < b.deadline : a.order < b.order;
+}
+
 class TimingWheel {
  public:
   TimingWheel() = default;
@@ -872,9 +877,7 @@ class TimingWheel {
     return static_cast<std::uint64_t>(deadline) ^ (std::uint64_t{1} << 63U);
   }
 
-  static bool later(const WheelEntry& a, const WheelEntry& b) noexcept {
-    return a.deadline != b.deadline ? a.deadline > b.deadline : a.order > b.order;
-  }
+  static bool later(const WheelEntry& a, const WheelEntry& b) noexcept { return entry_before(b, a); }
 
   // The first key of `slot` at `level`, given the cursor: the cursor's bits above the level, the
   // slot's digit, zeros below.
