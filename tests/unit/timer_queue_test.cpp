@@ -223,6 +223,34 @@ TEST_CASE("TimerQueue fires periodic timers of more intervals than it has lanes 
   }
 }
 
+TEST_CASE("TimerQueue takes its lanes up again once every periodic timer in them is gone") {
+  TimerQueue queue;
+  const auto every = [&](const std::string& name, std::int64_t interval, std::int64_t now) {
+    queue.set_timer(name, std::chrono::nanoseconds{interval}, std::nullopt, std::nullopt, {}, {},
+                    ClockReading{now, now});
+  };
+  const auto fire_until = [&](std::int64_t now) {
+    std::vector<std::string> fired;
+    while (auto due = queue.pop_due(ClockReading{now, now})) {
+      fired.push_back(due->event.name + "@" + std::to_string(nautilus::to_unix_ns(due->event.ts_event)));
+      queue.finish(*due);
+    }
+    return fired;
+  };
+  every("a", 10, 0);
+  every("b", 15, 0);
+  REQUIRE(fire_until(30) == std::vector<std::string>{"a@10", "b@15", "a@20", "a@30", "b@30"});
+  REQUIRE(queue.cancel_timer("a"));
+  REQUIRE(queue.cancel_timer("b"));
+  REQUIRE(fire_until(40).empty());  // their re-armed ticks, stale in the lanes, are dropped
+  queue.set_time_alert("c", nautilus::from_unix_ns(45), {}, nautilus::PastDeadline::error, ClockReading{40, 40});
+  every("d", 7, 40);
+  every("e", 10, 40);
+  REQUIRE(fire_until(70) ==
+          std::vector<std::string>{"c@45", "d@47", "e@50", "d@54", "e@60", "d@61", "d@68", "e@70"});
+  REQUIRE(queue.timer_count() == 2);
+}
+
 TEST_CASE("TimerQueue::pop_due into a reused Due sets every field of a tick, and none if none is due") {
   TimerQueue queue;
   const ClockReading start{0, 1'000};    // realtime runs 1000 ns ahead of monotonic

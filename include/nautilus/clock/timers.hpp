@@ -1032,9 +1032,12 @@ class TimerQueue {
           from = static_cast<int>(k);
         }
       }
-      const Entry* top =
-          wheel_top(lane_top != nullptr && lane_top->deadline < limit ? lane_top->deadline : limit);
-      if (top != nullptr && (lane_top == nullptr || detail::entry_before(*top, *lane_top))) {
+      if (lane_top == nullptr) {
+        lanes_used_ = 0;  // every lane is empty: `peek` takes the wheel's path until one is used again
+        return peek(limit);
+      }
+      const Entry* top = wheel_top(lane_top->deadline < limit ? lane_top->deadline : limit);
+      if (top != nullptr && detail::entry_before(*top, *lane_top)) {
         from = -1;
       } else {
         top = lane_top;
@@ -1247,7 +1250,7 @@ class TimerQueue {
   // Periodic timers' re-armed ticks, a lane per interval (see detail/lane.hpp): four intervals at a
   // time (a trading engine's bars, heartbeats and checks share few); others re-arm in the wheel.
   std::array<detail::Lane, 4> lanes_;
-  unsigned lanes_used_ = 0;     // lanes_[0, lanes_used_) have held some interval's ticks
+  unsigned lanes_used_ = 0;     // lanes_[0, lanes_used_) may hold ticks (reset once all are empty)
   const Entry* top_ = nullptr;  // the earliest live entry, while the wheel is unchanged (see `peek`)
   int top_lane_ = -1;           // the lane `peek` found it in, or -1: the wheel
   std::vector<IndexEntry> index_;
