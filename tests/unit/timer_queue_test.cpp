@@ -243,7 +243,8 @@ TEST_CASE("TimerQueue takes its lanes up again once every periodic timer in them
   REQUIRE(queue.cancel_timer("a"));
   REQUIRE(queue.cancel_timer("b"));
   REQUIRE(fire_until(40).empty());  // their re-armed ticks, stale in the lanes, are dropped
-  queue.set_time_alert("c", nautilus::from_unix_ns(45), {}, nautilus::PastDeadline::error, ClockReading{40, 40});
+  queue.set_time_alert("c", nautilus::from_unix_ns(45), {}, nautilus::PastDeadline::error,
+                       ClockReading{40, 40});
   every("d", 7, 40);
   every("e", 10, 40);
   REQUIRE(fire_until(70) ==
