@@ -616,6 +616,20 @@ TEST_CASE("TimerQueue keeps a pending named timer in at most 80 bytes: 64 beyond
   REQUIRE(after <= 80);
 }
 
+TEST_CASE("TimerQueue's fixed storage stays small beside 10^3 pending alerts") {
+  // The wheel's chained levels are created as entries reach them, and below 16384 entries an
+  // emptied slot gives its block back (see detail/timing_wheel.hpp, "Memory"). Built in, the
+  // levels alone took 41 bytes per timer here, and the kept blocks 95 more after the run.
+  const auto [anonymous_loaded, anonymous_after] = hold_model_bytes(1'000, false, 5);
+  const auto [named_loaded, named_after] = hold_model_bytes(1'000, true, 9);
+  CAPTURE(anonymous_loaded, anonymous_after, named_loaded, named_after);
+  // Read 71, 87, 108 and 125 (before: 102, 123, 139 and 161).
+  REQUIRE(anonymous_loaded <= 80);  // 64 beyond the 16-byte callback
+  REQUIRE(anonymous_after <= 96);
+  REQUIRE(named_loaded <= 112);
+  REQUIRE(named_after <= 128);
+}
+
 TEST_CASE("TimerQueue drained to empty hands its slots out again in order, and keeps no free list") {
   // Every alert of a round fires, then the next round is set (a backtest's day, the batch benchmark).
   TimerQueue queue;

@@ -78,6 +78,11 @@
 // in a vector or the rest of the slot's chain, and the next `top` places them before it answers:
 // every entry is always in exactly one place, and `size()` counts it.
 //
+// A chained level's slots (two sets of 64 chains, 3 KiB) are created when an entry first reaches
+// that level: timers within a second of the clock use levels 0 to 4, and a wheel that never sees a
+// deadline past an hour away never creates levels 7 to 10. (Built in, the eleven levels took 41 KiB:
+// 41 bytes per timer at 10^3 timers, against a target of 64 for everything.)
+//
 // Levels 0 and 1 (slots of 1 ns and 64 ns: few entries, but a level-0 slot is sorted and read by
 // index) keep vectors. An emptied vector slot keeps its storage unless large; large storage goes to
 // a list of spares, which the next slot to fill takes, and back to the allocator while the vectors
@@ -92,6 +97,7 @@
 #include <cstddef>    // std::size_t, std::ptrdiff_t
 #include <cstdint>    // std::int64_t, std::uint64_t
 #include <limits>     // std::numeric_limits
+#include <memory>     // std::unique_ptr, std::make_unique
 #include <new>        // std::bad_alloc
 #include <utility>    // std::swap
 #include <vector>     // std::vector
@@ -122,9 +128,10 @@ class TimingWheel {
   TimingWheel(TimingWheel&&) = delete;
   TimingWheel& operator=(TimingWheel&&) = delete;
   ~TimingWheel() {
-    for (auto& level : chain_sets_) {
-      for (auto& set : level) {
-        for (Chain& chain : set) delete_blocks(chain.head);
+    for (const auto& level : chain_sets_) {
+      if (level == nullptr) continue;
+      for (const auto& set : *level) {
+        for (const Chain& chain : set) delete_blocks(chain.head);
       }
     }
     delete_blocks(pending_chain_.head);
@@ -316,6 +323,7 @@ class TimingWheel {
       }
     }
     for (unsigned level = chained_from; level < levels; ++level) {
+      if (!has_level(level)) continue;
       for (Chain& chain : chains(level)) release(chain);
     }
     unstage();
@@ -335,6 +343,7 @@ class TimingWheel {
   std::size_t remove_if(Pred stale) {
     std::size_t removed = 0;
     for (unsigned level = chained_from; level < levels; ++level) {
+      if (!has_level(level)) continue;
       for (unsigned slot = 0; slot < 64; ++slot) {
         Chain& chain = chain_at(level, slot);
         if (chain.size == 0) continue;
@@ -347,6 +356,7 @@ class TimingWheel {
       }
     }
     for (unsigned level = chained_from; level < levels - 1; ++level) {
+      if (!has_level(level)) continue;
       for (unsigned slot = 0; slot < 64; ++slot) {
         Chain& chain = bank_chains(level)[slot];
         if (chain.size == 0) continue;
@@ -416,7 +426,7 @@ class TimingWheel {
 
   // Bytes held by the entries' storage (capacities), for memory accounting.
   [[nodiscard]] std::size_t bytes() const noexcept {
-    return sizeof(*this) + (capacity_ + scratch_.capacity() + pending_.capacity()) * sizeof(WheelEntry) +
+    return sizeof(*this) + level_bytes_ + (capacity_ + scratch_.capacity() + pending_.capacity()) * sizeof(WheelEntry) +
            blocks_ * sizeof(Block) + spare_.capacity() * sizeof(spare_.front());
   }
 
@@ -443,30 +453,50 @@ class TimingWheel {
   static_assert(sizeof(Block) == 8 + 15 * sizeof(WheelEntry) || sizeof(void*) != 8);
 
   // The tail's count lives here, not in the block: a push reads only this (hot) array.
+  // 24 bytes: a slot holds fewer than 2^32 entries (a queue, fewer than 2^24 timers).
   struct Chain {
     Block* head = nullptr;
     Block* tail = nullptr;
-    std::size_t size = 0;
+    std::uint32_t size = 0;
     std::uint32_t tail_count = 0;
     [[nodiscard]] std::uint32_t count_of(const Block* block) const noexcept {
       return block == tail ? tail_count : Block::capacity;
     }
   };
 
-  // Free blocks kept for reuse: a sixteenth of the blocks in use, and at least `kept_blocks` (64
-  // KiB; at 16, a 10^3-timer hold model allocated once per 40 fires).
+  // Free blocks kept for reuse: a sixteenth of the blocks in use, and at least `kept_blocks` (8 KiB).
   static constexpr std::size_t kept_blocks = 256;
+
+  // Emptied slots keep their first block (see `empty_keeping_head`) from this many entries up.
+  // Below it, those blocks (up to 216 KiB) would outweigh the entries: at 10^3 timers the kept
+  // blocks took 95 bytes per timer, and a pool block is in cache anyway.
+  static constexpr std::size_t keep_heads_from = 16384;
+  [[nodiscard]] bool keep_heads() const noexcept { return size_ >= keep_heads_from; }
 
   // Each level from 1 up has two sets of slots: the level's, and the bank that stages the slot above
   // (see "Staged cascades"); bit L of `flip_` says which is which. Swapping a bank in flips the bit.
+  // A chained level's slots exist once an entry is placed at that level or in its bank
+  // (`ensure_level`): only those call these.
   [[nodiscard]] std::array<Chain, 64>& chains(unsigned level) noexcept {
-    return chain_sets_[level - chained_from][(flip_ >> level) & 1U];
+    return (*chain_sets_[level - chained_from])[(flip_ >> level) & 1U];
   }
   [[nodiscard]] const std::array<Chain, 64>& chains(unsigned level) const noexcept {
-    return chain_sets_[level - chained_from][(flip_ >> level) & 1U];
+    return (*chain_sets_[level - chained_from])[(flip_ >> level) & 1U];
   }
   [[nodiscard]] std::array<Chain, 64>& bank_chains(unsigned level) noexcept {
-    return chain_sets_[level - chained_from][((flip_ >> level) & 1U) ^ 1U];
+    return (*chain_sets_[level - chained_from])[((flip_ >> level) & 1U) ^ 1U];
+  }
+  [[nodiscard]] bool has_level(unsigned level) const noexcept { return chain_sets_[level - chained_from] != nullptr; }
+  // Creates a chained level's two sets of slots (3 KiB) on first use. On std::bad_alloc, nothing
+  // has changed.
+  void ensure_level(unsigned level) {
+    if (!has_level(level)) [[unlikely]] {
+      add_level(level);
+    }
+  }
+  [[gnu::noinline]] void add_level(unsigned level) {
+    chain_sets_[level - chained_from] = std::make_unique<LevelChains>();
+    level_bytes_ += sizeof(LevelChains);
   }
   // Level 0's slots: one set (it is never a bank), so no bit to read.
   [[nodiscard]] std::array<std::vector<WheelEntry>, 64>& level0() noexcept { return vector_sets_[0]; }
@@ -525,8 +555,13 @@ class TimingWheel {
 
   // Empties a chain but keeps its first block: a slot that fills again (the cursor comes back to
   // every slot) then takes no block from the pool, whose blocks are cold. At most one block per
-  // slot of levels 2 and up: 144 KiB.
+  // slot of levels 2 and up: 216 KiB. Only in a wheel of `keep_heads_from` entries or more (see
+  // `keep_heads`); a smaller one gives the block back.
   void empty_keeping_head(Chain& chain) noexcept {
+    if (!keep_heads()) {
+      release(chain);
+      return;
+    }
     Block* head = chain.head;
     if (head == nullptr) return;
     give_back(head->next);
@@ -569,7 +604,7 @@ class TimingWheel {
     to->next = nullptr;
     chain.tail = to;
     chain.tail_count = to_count;
-    chain.size = kept;
+    chain.size = static_cast<std::uint32_t>(kept);
     give_back(rest);
     return removed;
   }
@@ -638,6 +673,7 @@ class TimingWheel {
       return;
     }
     if (level >= chained_from) {
+      ensure_level(level);  // first: on bad_alloc nothing has changed
       chain_append(bank_chains(level)[slot], e);
     } else {
       slot_append(bank_vectors()[slot], e);
@@ -673,7 +709,9 @@ class TimingWheel {
       const auto level = static_cast<unsigned>(std::countr_zero(staged));
       staged &= staged - 1;
       const unsigned below = level - 1;
-      if (((staged_levels_ >> below) & 1U) != 0 || bank_chains(below)[0].size <= stage_threshold_) continue;
+      if (((staged_levels_ >> below) & 1U) != 0 || !has_level(below) || bank_chains(below)[0].size <= stage_threshold_) {
+        continue;
+      }
       used_[below] = 0;
       staged_levels_ |= 1U << below;
       bank_staged_ |= 1U << below;
@@ -717,6 +755,7 @@ class TimingWheel {
         head->next = nullptr;
       }
       chain = Chain{head, head, 0, 0};
+      if (!keep_heads()) release(chain);
       used = 0;
       active_ &= ~(1U << level);
     }
@@ -777,6 +816,7 @@ class TimingWheel {
   // Drops every stage, its bank's entries with it (for `clear`, or `restart` once it has them).
   void unstage() noexcept {
     for (unsigned level = chained_from; level < levels; ++level) {
+      if (!has_level(level)) continue;
       for (Chain& chain : bank_chains(level)) release(chain);
     }
     for (auto& entries : bank_vectors()) {
@@ -864,12 +904,13 @@ class TimingWheel {
       } else {
         head->next = nullptr;
       }
-      pending_chain_ = Chain{block, taken.tail, rest, taken.tail_count};
+      pending_chain_ = Chain{block, taken.tail, static_cast<std::uint32_t>(rest), taken.tail_count};
       pending_used_ = i;
       has_pending_ = true;
       throw;
     }
     head->next = nullptr;
+    if (!keep_heads()) release(chain);
   }
 
   // An order-preserving map from int64 to uint64: flip the sign bit.
@@ -897,6 +938,7 @@ class TimingWheel {
         bank_place(level - 1, key, e);
         return;
       }
+      ensure_level(level);
       chain_append(chain_at(level, slot), e);  // first: on bad_alloc nothing has changed
       occupied_[level] |= std::uint64_t{1} << slot;
       levels_ |= 1U << level;
@@ -920,6 +962,7 @@ class TimingWheel {
     all.reserve(size_);
     drain_stages(std::numeric_limits<std::size_t>::max());
     for (unsigned level = chained_from; level < levels; ++level) {
+      if (!has_level(level)) continue;
       for (const Chain& chain : bank_chains(level)) {
         for (const Block* b = chain.head; b != nullptr; b = b->next) {
           all.insert(all.end(), b->entries, b->entries + chain.count_of(b));
@@ -929,6 +972,7 @@ class TimingWheel {
     for (const auto& entries : bank_vectors()) all.insert(all.end(), entries.begin(), entries.end());
     unstage();
     for (unsigned level = chained_from; level < levels; ++level) {
+      if (!has_level(level)) continue;
       for (Chain& chain : chains(level)) {
         for (const Block* b = chain.head; b != nullptr; b = b->next) {
           all.insert(all.end(), b->entries, b->entries + chain.count_of(b));
@@ -1052,7 +1096,8 @@ class TimingWheel {
     std::vector<WheelEntry>().swap(emptied);
   }
 
-  // The scalars a push or a pop reads first, then the slots (41 KiB: two sets per level from 1 up).
+  // The scalars a push or a pop reads first, then the slots: levels 0 and 1 here (4.5 KiB), the chained
+  // levels' (3 KiB each: two sets of 64 chains) created as entries first reach them (see "Memory").
   std::array<std::uint64_t, levels> occupied_{};
   std::uint32_t levels_ = 0;          // bit L: level L has an occupied slot
   std::uint32_t flip_ = 0;            // bit L: level L's slots are its second set (see `chains`)
@@ -1076,7 +1121,9 @@ class TimingWheel {
   std::size_t pooled_ = 0;   // blocks in the pool
   std::size_t blocks_ = 0;   // blocks held, in chains and in the pool
   std::array<std::array<std::vector<WheelEntry>, 64>, 3> vector_sets_{};  // level 0; level 1's two
-  std::array<std::array<std::array<Chain, 64>, 2>, levels - chained_from> chain_sets_{};
+  using LevelChains = std::array<std::array<Chain, 64>, 2>;
+  std::array<std::unique_ptr<LevelChains>, levels - chained_from> chain_sets_{};
+  std::size_t level_bytes_ = 0;  // held by the chained levels created so far
   // Staging (see "Staged cascades"), by the staged slot's level L (2 and up): the slot, or `none`;
   // the entries of its chain's head block already moved. Its bank is level L - 1's second set of
   // slots (`bank_vectors` for level 1, `bank_chains` above).
