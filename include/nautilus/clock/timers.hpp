@@ -281,7 +281,7 @@ struct ClockReading {
 // - a slab of timer records, indexed by slot, each 32 bytes: what every timer needs to be fired
 //   (16 bytes: the next tick's realtime, the creation sequence, flags; the monotonic deadline is
 //   the wheel entry's key) beside its 16-byte `TimerCallback`, two records to a cache line. Names
-//   (16 bytes, detail/compact_name.hpp, and a 4-byte index tag) and period rules (32 bytes) live in
+//   (16 bytes, detail/compact_name.hpp, and a 4-byte index tag) and period rules (24 bytes) live in
 //   side arrays indexed by the same slot, created only once a named or periodic timer is set (see
 //   `Period`): all touched once per fire, and all prefetched together. A pending anonymous alert
 //   thus costs about 50 bytes, its callback included;
@@ -466,8 +466,8 @@ class TimerQueue {
       slot = slot_of(*top);
       Node& node = node_at(slot);
       if (!node.periodic()) break;
-      Period& period = periods_[slot];
-      if (period.policy == MissedTicks::burst) break;
+      if (node.policy() == MissedTicks::burst) break;
+      Period& period = period_at(slot);
       // skip / delay: ticks due are deadline, deadline + i, ... up to min(now, stop) (the range
       // fits int64 by construction). All but the latest are dropped; the latest is re-queued at
       // its own deadline, so that the event stream stays sorted by ts_event.
@@ -493,15 +493,15 @@ class TimerQueue {
         NAUTILUS_CLOCK_PREFETCH(&name_at(next_slot));
         NAUTILUS_CLOCK_PREFETCH(&tag_at(next_slot));
       }
-      if (next_slot < periods_.size()) NAUTILUS_CLOCK_PREFETCH(&periods_[next_slot]);
+      if (has_period_cell(next_slot)) NAUTILUS_CLOCK_PREFETCH(&period_at(next_slot));
     }
     Node& node = node_at(slot);
     std::uint64_t missed = 0;
     std::int64_t next = max_ns;
     if (node.periodic()) {
-      Period& period = periods_[slot];
+      Period& period = period_at(slot);
       missed = period.missed;  // reset below, once nothing can throw
-      const std::int64_t from = period.policy == MissedTicks::delay && missed != 0 ? now.monotonic_ns : fire_at;
+      const std::int64_t from = node.policy() == MissedTicks::delay && missed != 0 ? now.monotonic_ns : fire_at;
       next = from > max_ns - period.interval ? max_ns : from + period.interval;
       if (next > period.stop) next = max_ns;
     }
@@ -520,7 +520,7 @@ class TimerQueue {
     }
     if (node.deliveries() == Node::max_deliveries) overflowing_.reserve(overflowing_.size() + 1);
     if (next != max_ns) {
-      requeue(Entry{next, order}, periods_[slot].interval, fire_at);
+      requeue(Entry{next, order}, period_at(slot).interval, fire_at);
     } else {
       pop_top();
     }
@@ -537,7 +537,7 @@ class TimerQueue {
     } else {
       overflowing_.push_back(slot);  // room was made above
     }
-    if (node.periodic()) periods_[slot].missed = 0;
+    if (node.periodic()) period_at(slot).missed = 0;
     if (next != max_ns) {
       const std::int64_t realtime_offset = node.realtime - fire_at;
       node.realtime = next + realtime_offset;  // the realtime the next tick is set for
@@ -581,7 +581,7 @@ class TimerQueue {
     const std::size_t bytes =
         chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() + lane_bytes() +
         name_chunks_.size() * sizeof(NameChunk) + name_chunks_.capacity() * sizeof(void*) + name_heap_bytes_ +
-        periods_.capacity() * sizeof(Period) + free_.bytes() + index_.capacity() * sizeof(IndexEntry);
+        period_chunks_.size() * sizeof(PeriodChunk) + period_chunks_.capacity() * sizeof(void*) + free_.bytes() + index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
   }
 
@@ -605,7 +605,7 @@ class TimerQueue {
   // deadline is not here: it is the key of the timer's wheel entry, which every fire holds (the
   // realtime moves with it, by the same amount).
   struct Node {
-    // Its Period is periods_[slot].
+    // Its Period is period_at(slot).
     static constexpr std::uint64_t periodic_flag = 1;
     // Its name is name_at(slot), its tag tag_at(slot).
     static constexpr std::uint64_t named_flag = 2;
@@ -619,7 +619,11 @@ class TimerQueue {
     static constexpr unsigned delivery_shift = 4;
     static constexpr std::uint64_t delivery_unit = std::uint64_t{1} << delivery_shift;
     static constexpr std::uint64_t max_deliveries = 15;
-    static constexpr unsigned flag_bits = 8;
+    // Bits 8 and 9: a periodic timer's MissedTicks policy (here, not in its Period, which it would
+    // take from 24 bytes to 32).
+    static constexpr unsigned policy_shift = 8;
+    static constexpr unsigned flag_bits = 10;
+    static_assert(max_seq < std::uint64_t{1} << (64 - flag_bits));
 
     // The next tick's ts_event, realtime ns.
     std::int64_t realtime = 0;
@@ -634,24 +638,29 @@ class TimerQueue {
     [[nodiscard]] std::uint64_t deliveries() const noexcept {
       return (state >> delivery_shift) & max_deliveries;
     }
+    [[nodiscard]] MissedTicks policy() const noexcept {
+      return static_cast<MissedTicks>((state >> policy_shift) & 3U);
+    }
+    static std::uint64_t policy_bits(MissedTicks policy) noexcept {
+      return std::uint64_t{static_cast<std::uint8_t>(policy)} << policy_shift;
+    }
     void set(std::uint64_t bit, bool on) noexcept { state = on ? (state | bit) : (state & ~bit); }
     // Not pending any more: the sequence is cleared (stale handles and wheel entries), the flags kept.
     void clear_seq() noexcept { state &= (std::uint64_t{1} << flag_bits) - 1; }
   };
   static_assert(sizeof(Node) == 16);
 
-  // A periodic timer's rules: 32 bytes. Side arrays (`periods_`, the name chunks) are indexed by the
-  // timer's slot, so a fire loads them in parallel with the record (their addresses do not depend
-  // on its contents), and each exists only once a timer that needs it has been set: a queue of
-  // anonymous one-shot alerts pays for neither, one of named timers pays 16 bytes per slot for
-  // names.
+  // A periodic timer's rules: 24 bytes (its policy is in its node). Side arrays (the period and name
+  // chunks) are indexed by the timer's slot, so a fire loads them in parallel with the record (their
+  // addresses do not depend on its contents), and each exists only once a timer that needs it has
+  // been set: a queue of anonymous one-shot alerts pays for neither, one of named timers pays 20
+  // bytes per slot for names and tags.
   struct Period {
     std::int64_t interval = 0;
     std::int64_t stop = max_ns;    // last allowed tick, monotonic ns
     std::uint64_t missed = 0;      // ticks dropped in favour of the next one (skip, delay)
-    MissedTicks policy = MissedTicks::burst;
   };
-  static_assert(sizeof(Period) == 32);
+  static_assert(sizeof(Period) == 24);
 
   // The name index's bucket, 4 bytes: slot + 1 in the low 24 bits (0: an empty bucket), a zombie
   // mark (see `retire`), and the low 7 bits of the name's tag, which filter the names a lookup
@@ -868,10 +877,10 @@ class TimerQueue {
     }
     const std::uint32_t slot = !listed ? unused_ : !free_.empty() ? free_.back() : spilled_;
     if ((slot >> chunk_bits) == chunks_.size()) chunks_.push_back(std::make_unique<Record[]>(std::size_t{1} << chunk_bits));
-    // The periods grow with the slots once they exist (geometrically: resize to the slab's size);
-    // a named timer's slot needs its name chunk.
-    const std::uint32_t slots = fresh ? slot_count_ + 1 : slot_count_;
-    if (interval != 0 && slot >= periods_.size()) periods_.resize(slots);
+    // A periodic timer's slot needs its period chunk, a named timer's its name chunk.
+    if (interval != 0) {
+      while (!has_period_cell(slot)) period_chunks_.push_back(std::make_unique<PeriodChunk>());
+    }
     if (named) {
       while (!has_name_cell(slot)) name_chunks_.push_back(std::make_unique<NameChunk>());
     }
@@ -886,7 +895,7 @@ class TimerQueue {
       ++unused_;
     }
     ++taken_;
-    if (slot < periods_.size()) periods_[slot] = Period{interval, stop, 0, policy};
+    if (interval != 0) period_at(slot) = Period{interval, stop, 0};
     Node& node = node_at(slot);
     if (named) {
       detail::CompactName& cell = name_at(slot);
@@ -896,7 +905,7 @@ class TimerQueue {
     }
     const std::uint64_t seq = next_seq_++;
     node = Node{.realtime = realtime,
-                .state = seq << Node::flag_bits | (interval != 0 ? Node::periodic_flag : 0) |
+                .state = seq << Node::flag_bits | Node::policy_bits(policy) | (interval != 0 ? Node::periodic_flag : 0) |
                          (named ? Node::named_flag : 0)};
     // The slot's callback is empty (recycled, or never set): constructed over, not swapped or
     // assigned, which would read the record (cold at 10^6 timers set in a batch) before writing it.
@@ -1172,7 +1181,19 @@ class TimerQueue {
     return name_chunks_[slot >> chunk_bits]->tags[within_chunk(slot)];
   }
   std::size_t name_heap_bytes_ = 0;  // long names' blocks (see detail::CompactName)
-  std::vector<Period> periods_;
+  // Periodic timers' rules by slot, in chunks of the records' size that exist from the first periodic
+  // timer on: no growth slack (a vector resized with the slots left 6 bytes per periodic timer unused
+  // at 10^5), and nothing moves as they grow.
+  struct PeriodChunk {
+    std::array<Period, std::size_t{1} << chunk_bits> periods;
+  };
+  std::vector<std::unique_ptr<PeriodChunk>> period_chunks_;
+  [[nodiscard]] bool has_period_cell(std::uint32_t slot) const noexcept {
+    return (slot >> chunk_bits) < period_chunks_.size();
+  }
+  [[nodiscard]] Period& period_at(std::uint32_t slot) const noexcept {
+    return period_chunks_[slot >> chunk_bits]->periods[within_chunk(slot)];
+  }
   // Deliveries of a slot past its node's count of 15 (see `Node::max_deliveries`).
   std::vector<std::uint32_t> overflowing_;
   // The free slots, most recently freed last, in a stack of 4 KiB chunks (see `SlotStack`).
