@@ -642,12 +642,13 @@ TEST_CASE("TimerQueue keeps a pending periodic timer in at most 120 bytes, its c
   const nautilus::TimerCallback callback = [&fired](const nautilus::TimeEvent&) { ++fired; };
   constexpr std::size_t count = 20'000;
   for (std::size_t i = 0; i < count; ++i) {
-    queue.set_timer("bar-" + std::to_string(i), std::chrono::minutes(1), nautilus::from_unix_ns(phase(random)),
-                    std::nullopt, callback, {.missed_ticks = nautilus::MissedTicks::skip}, ClockReading{});
+    queue.set_timer("bar-" + std::to_string(i), std::chrono::minutes(1),
+                    nautilus::from_unix_ns(phase(random)), std::nullopt, callback,
+                    {.missed_ticks = nautilus::MissedTicks::skip}, ClockReading{});
   }
   // Ticks at phase + 1, 2, 3 and 4 minutes: all before 5 minutes, the next one after.
-  for (const std::int64_t now : {60'000'000'000LL, 120'000'000'000LL, 180'000'000'000LL, 240'000'000'000LL,
-                                 300'000'000'000LL - 1}) {
+  for (const std::int64_t now :
+       {60'000'000'000LL, 120'000'000'000LL, 180'000'000'000LL, 240'000'000'000LL, 300'000'000'000LL - 1}) {
     while (auto due = queue.pop_due(ClockReading{now, now})) {
       queue.invoke(*due);
       queue.finish(*due);

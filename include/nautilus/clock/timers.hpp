@@ -501,7 +501,8 @@ class TimerQueue {
     if (node.periodic()) {
       Period& period = period_at(slot);
       missed = period.missed;  // reset below, once nothing can throw
-      const std::int64_t from = node.policy() == MissedTicks::delay && missed != 0 ? now.monotonic_ns : fire_at;
+      const std::int64_t from =
+          node.policy() == MissedTicks::delay && missed != 0 ? now.monotonic_ns : fire_at;
       next = from > max_ns - period.interval ? max_ns : from + period.interval;
       if (next > period.stop) next = max_ns;
     }
@@ -581,7 +582,8 @@ class TimerQueue {
     const std::size_t bytes =
         chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() + lane_bytes() +
         name_chunks_.size() * sizeof(NameChunk) + name_chunks_.capacity() * sizeof(void*) + name_heap_bytes_ +
-        period_chunks_.size() * sizeof(PeriodChunk) + period_chunks_.capacity() * sizeof(void*) + free_.bytes() + index_.capacity() * sizeof(IndexEntry);
+        period_chunks_.size() * sizeof(PeriodChunk) + period_chunks_.capacity() * sizeof(void*) +
+        free_.bytes() + index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
   }
 
@@ -905,8 +907,8 @@ class TimerQueue {
     }
     const std::uint64_t seq = next_seq_++;
     node = Node{.realtime = realtime,
-                .state = seq << Node::flag_bits | Node::policy_bits(policy) | (interval != 0 ? Node::periodic_flag : 0) |
-                         (named ? Node::named_flag : 0)};
+                .state = seq << Node::flag_bits | Node::policy_bits(policy) |
+                         (interval != 0 ? Node::periodic_flag : 0) | (named ? Node::named_flag : 0)};
     // The slot's callback is empty (recycled, or never set): constructed over, not swapped or
     // assigned, which would read the record (cold at 10^6 timers set in a batch) before writing it.
     ::new (static_cast<void*>(&callback_slot(slot))) TimerCallback(std::move(callback));

@@ -426,7 +426,8 @@ class TimingWheel {
 
   // Bytes held by the entries' storage (capacities), for memory accounting.
   [[nodiscard]] std::size_t bytes() const noexcept {
-    return sizeof(*this) + level_bytes_ + (capacity_ + scratch_.capacity() + pending_.capacity()) * sizeof(WheelEntry) +
+    return sizeof(*this) + level_bytes_ +
+           (capacity_ + scratch_.capacity() + pending_.capacity()) * sizeof(WheelEntry) +
            blocks_ * sizeof(Block) + spare_.capacity() * sizeof(spare_.front());
   }
 
@@ -486,7 +487,9 @@ class TimingWheel {
   [[nodiscard]] std::array<Chain, 64>& bank_chains(unsigned level) noexcept {
     return (*chain_sets_[level - chained_from])[((flip_ >> level) & 1U) ^ 1U];
   }
-  [[nodiscard]] bool has_level(unsigned level) const noexcept { return chain_sets_[level - chained_from] != nullptr; }
+  [[nodiscard]] bool has_level(unsigned level) const noexcept {
+    return chain_sets_[level - chained_from] != nullptr;
+  }
   // Creates a chained level's two sets of slots (3 KiB) on first use. On std::bad_alloc, nothing
   // has changed.
   void ensure_level(unsigned level) {
@@ -709,7 +712,8 @@ class TimingWheel {
       const auto level = static_cast<unsigned>(std::countr_zero(staged));
       staged &= staged - 1;
       const unsigned below = level - 1;
-      if (((staged_levels_ >> below) & 1U) != 0 || !has_level(below) || bank_chains(below)[0].size <= stage_threshold_) {
+      if (((staged_levels_ >> below) & 1U) != 0 || !has_level(below) ||
+          bank_chains(below)[0].size <= stage_threshold_) {
         continue;
       }
       used_[below] = 0;
