@@ -479,7 +479,12 @@ class TimerQueue {
       node.realtime += behind * period.interval;  // both lines move together
       period.missed += static_cast<std::uint64_t>(behind);
     }
-    if (const Node& due = node_at(slot); due.named() && !due.periodic()) {
+    // The slot's record and rule, found once: neither moves during the call (chunks), and the
+    // compiler could not tell that the event's stores leave the chunk tables alone.
+    Record& rec = record(slot);
+    Node& node = rec.node;
+    Period* const period = node.periodic() ? &period_at(slot) : nullptr;
+    if (node.named() && period == nullptr) {
       // A named alert leaves the index below (`retire` finds its bucket from its tag, which the
       // previous fire prefetched): start fetching that bucket now, while the event is built.
       NAUTILUS_CLOCK_PREFETCH(&index_[home_of(tag_at(slot))]);
@@ -495,16 +500,14 @@ class TimerQueue {
       }
       if (has_period_cell(next_slot)) NAUTILUS_CLOCK_PREFETCH(&period_at(next_slot));
     }
-    Node& node = node_at(slot);
     std::uint64_t missed = 0;
     std::int64_t next = max_ns;
-    if (node.periodic()) {
-      Period& period = period_at(slot);
-      missed = period.missed;  // reset below, once nothing can throw
+    if (period != nullptr) {
+      missed = period->missed;  // reset below, once nothing can throw
       const std::int64_t from =
           node.policy() == MissedTicks::delay && missed != 0 ? now.monotonic_ns : fire_at;
-      next = from > max_ns - period.interval ? max_ns : from + period.interval;
-      if (next > period.stop) next = max_ns;
+      next = from > max_ns - period->interval ? max_ns : from + period->interval;
+      if (next > period->stop) next = max_ns;
     }
     // What may throw comes first: the event's name (a long one allocates), room to count the
     // delivery, and the wheel's move (a re-arm may allocate). A std::bad_alloc from any of them
@@ -513,15 +516,13 @@ class TimerQueue {
     if (node.named()) {
       // On the last tick, `retire` below frees the name. Copied by hand: `assign` handles an
       // overlapping source, out of line.
-      const std::string_view name = name_at(slot).view();
-      event.name.resize(name.size());
-      std::memcpy(event.name.data(), name.data(), name.size());
+      copy_name(name_at(slot).view(), event.name);
     } else {
       event.name.clear();
     }
     if (node.deliveries() == Node::max_deliveries) overflowing_.reserve(overflowing_.size() + 1);
     if (next != max_ns) {
-      requeue(Entry{next, order}, period_at(slot).interval, fire_at);
+      if (!rotate_lane(Entry{next, order}, period->interval)) requeue(Entry{next, order}, period->interval, fire_at);
     } else {
       pop_top();
     }
@@ -531,14 +532,14 @@ class TimerQueue {
     event.lateness = std::chrono::nanoseconds{now.monotonic_ns - fire_at};
     event.missed = missed;
     out.slot = slot;
-    out.has_callback = static_cast<bool>(callback_slot(slot));
+    out.has_callback = static_cast<bool>(rec.callback);
     // Counted before a retire below, which must then leave the callback in place.
     if (node.deliveries() < Node::max_deliveries) {
       node.state += Node::delivery_unit;
     } else {
       overflowing_.push_back(slot);  // room was made above
     }
-    if (node.periodic()) period_at(slot).missed = 0;
+    if (period != nullptr) period->missed = 0;
     if (next != max_ns) {
       const std::int64_t realtime_offset = node.realtime - fire_at;
       node.realtime = next + realtime_offset;  // the realtime the next tick is set for
@@ -1018,7 +1019,15 @@ class TimerQueue {
   // and the second question costs nothing.
   [[nodiscard]] const Entry* peek(std::int64_t limit) {
     if (top_ != nullptr) return top_->deadline <= limit ? top_ : nullptr;
-    if (lanes_used_ != 0) return peek_with_lanes(limit);
+    if (lanes_used_ != 0) {
+      // One interval's lane and an empty wheel (a backtest of bar timers): its front, inline.
+      if (const detail::Lane& lane = lanes_[0]; lanes_used_ == 1 && wheel_.size() == 0 && !lane.empty() && stale_ == 0) {
+        if (lane.front().deadline > limit) return nullptr;
+        top_lane_ = 0;
+        return top_ = &lane.front();
+      }
+      return peek_with_lanes(limit);
+    }
     top_lane_ = -1;
     for (;;) {
       const Entry* top = wheel_top(limit);
@@ -1124,10 +1133,42 @@ class TimerQueue {
     drop_top();
     top_ = nullptr;
   }
+  // The common re-arm, inline: the entry `peek` returned came from the lane of `interval`, and `e`
+  // (later) goes at its back. Returns false, with nothing changed, otherwise (`requeue` then).
+  bool rotate_lane(Entry e, std::int64_t interval) noexcept {
+    if (top_lane_ < 0) return false;
+    detail::Lane& lane = lanes_[static_cast<unsigned>(top_lane_)];
+    if (lane.interval != interval || !lane.fits(e)) return false;
+    lane.rotate(e);
+    top_ = nullptr;
+    return true;
+  }
+
+  // Copies a name into an event's string, as `assign` would, but inline: names are short, and a
+  // fixed-size std::memcpy is a load and a store (a variable one is a call).
+  static void copy_name(std::string_view name, std::string& out) {
+    const std::size_t n = name.size();
+    out.resize(n);
+    char* to = out.data();
+    const char* from = name.data();
+    if (n >= 8 && n <= 16) {
+      std::memcpy(to, from, 8);
+      std::memcpy(to + n - 8, from + n - 8, 8);
+    } else if (n >= 4 && n < 8) {
+      std::memcpy(to, from, 4);
+      std::memcpy(to + n - 4, from + n - 4, 4);
+    } else if (n < 4) {
+      for (std::size_t i = 0; i < n; ++i) to[i] = from[i];
+    } else {
+      std::memcpy(to, from, n);
+    }
+  }
+
   // Re-queues the periodic timer of the entry `peek` returned at `e` (later), removing that entry:
   // at the back of its interval's lane if `e` keeps the lane sorted, else in the wheel. `now`: the
   // tick's deadline, where an empty wheel starts. On bad_alloc nothing has changed.
   void requeue(Entry e, std::int64_t interval, std::int64_t now) {
+    if (rotate_lane(e, interval)) return;
     if (detail::Lane* lane = lane_for(interval); lane != nullptr && lane->fits(e)) {
       lane->reserve_one();  // may throw; moves the entries, not their order
       lane->push_back(e);

@@ -49,6 +49,13 @@ class Lane {
     ring_[wrap(head_ + count_)] = e;
     ++count_;
   }
+  // Removes the front and appends `e`, which `fits`: a timer fired from this lane and re-armed into
+  // it. Needs no room (the front's goes), so it moves and allocates nothing.
+  void rotate(const WheelEntry& e) noexcept {
+    ring_[wrap(head_ + count_)] = e;  // the front's place if the ring is full
+    head_ = wrap(head_ + 1);
+  }
+
   // Removes the front. Not empty. An emptied ring keeps its storage unless large.
   void pop_front() noexcept {
     head_ = wrap(head_ + 1);
