@@ -686,7 +686,7 @@ class TimerQueue {
   // The slot a non-empty entry refers to, zombie or not.
   static std::uint32_t slot_of(const IndexEntry& e) noexcept { return (e.bits & slot_field) - 1; }
 
-  static std::size_t hash_of(std::string_view name) noexcept { return std::hash<std::string_view>{}(name); }
+  static std::size_t hash_of(std::string_view name) noexcept { return detail::name_hash(name); }
   // The low 32 bits of the hash: they also give an entry's home bucket (`home_of`), so moving
   // entries never re-hashes a name.
   static std::uint32_t tag_of(std::size_t hash) noexcept { return static_cast<std::uint32_t>(hash); }
@@ -725,7 +725,7 @@ class TimerQueue {
         return out;
       }
       const std::uint32_t slot = slot_of(e);
-      if ((e.bits & filter_field) == filter && name_at(slot).view() == name) {
+      if ((e.bits & filter_field) == filter && name_at(slot).equals(name)) {
         // Names in the index are unique, zombies included: the search ends here either way.
         if ((e.bits & zombie_bit) != 0) {
           out.zombie_bucket = i;
@@ -826,7 +826,7 @@ class TimerQueue {
       // expiry pushed back): the lookup's answer is that zombie's bucket, with no hash or probe.
       // The retired timer's tag is the name's.
       const IndexEntry& entry = index_[zombie_bucket_];
-      if ((entry.bits & zombie_bit) != 0 && name_at(slot_of(entry)).view() == name) {
+      if ((entry.bits & zombie_bit) != 0 && name_at(slot_of(entry)).equals(name)) {
         NameLookup found{tag_at(slot_of(entry))};
         found.zombie_bucket = zombie_bucket_;
         return found;
@@ -1144,24 +1144,10 @@ class TimerQueue {
     return true;
   }
 
-  // Copies a name into an event's string, as `assign` would, but inline: names are short, and a
-  // fixed-size std::memcpy is a load and a store (a variable one is a call).
+  // Copies a name into an event's string, as `assign` would, but inline (names are short).
   static void copy_name(std::string_view name, std::string& out) {
-    const std::size_t n = name.size();
-    out.resize(n);
-    char* to = out.data();
-    const char* from = name.data();
-    if (n >= 8 && n <= 16) {
-      std::memcpy(to, from, 8);
-      std::memcpy(to + n - 8, from + n - 8, 8);
-    } else if (n >= 4 && n < 8) {
-      std::memcpy(to, from, 4);
-      std::memcpy(to + n - 4, from + n - 4, 4);
-    } else if (n < 4) {
-      for (std::size_t i = 0; i < n; ++i) to[i] = from[i];
-    } else {
-      std::memcpy(to, from, n);
-    }
+    out.resize(name.size());
+    detail::copy_short(out.data(), name.data(), name.size());
   }
 
   // Re-queues the periodic timer of the entry `peek` returned at `e` (later), removing that entry:
