@@ -264,7 +264,7 @@ TEST_CASE("TimerQueue fires periodic timers of more intervals than it has lanes 
 }
 
 TEST_CASE("TimerQueue fires periodic timers of one interval, and alerts, in the order of a model") {
-  // One lane: its front is taken inline while the wheel is empty, and compared with the wheel's
+  // One lane: its front is taken at once while the wheel is empty, and compared with the wheel's
   // top while alerts (or ticks that did not fit the lane) are pending.
   require_lanes_agree_with_model({60}, 20'000);
 }

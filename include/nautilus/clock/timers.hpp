@@ -1019,15 +1019,7 @@ class TimerQueue {
   // and the second question costs nothing.
   [[nodiscard]] const Entry* peek(std::int64_t limit) {
     if (top_ != nullptr) return top_->deadline <= limit ? top_ : nullptr;
-    if (lanes_used_ != 0) {
-      // One interval's lane and an empty wheel (a backtest of bar timers): its front, inline.
-      if (const detail::Lane& lane = lanes_[0]; lanes_used_ == 1 && wheel_.size() == 0 && !lane.empty() && stale_ == 0) {
-        if (lane.front().deadline > limit) return nullptr;
-        top_lane_ = 0;
-        return top_ = &lane.front();
-      }
-      return peek_with_lanes(limit);
-    }
+    if (lanes_used_ != 0) return peek_with_lanes(limit);
     top_lane_ = -1;
     for (;;) {
       const Entry* top = wheel_top(limit);
@@ -1042,6 +1034,12 @@ class TimerQueue {
   // (the wheel need not move past that front). Out of line, so that `peek` stays small enough to
   // inline where no periodic timer has been re-armed.
   [[gnu::noinline]] const Entry* peek_with_lanes(std::int64_t limit) {
+    // One interval's lane and an empty wheel (a backtest of bar timers): its front.
+    if (const detail::Lane& lane = lanes_[0]; lanes_used_ == 1 && wheel_.size() == 0 && !lane.empty() && stale_ == 0) {
+      if (lane.front().deadline > limit) return nullptr;
+      top_lane_ = 0;
+      return top_ = &lane.front();
+    }
     for (;;) {
       const Entry* lane_top = nullptr;
       int from = -1;
