@@ -434,11 +434,21 @@ class TimerQueue {
   // Events fired so far; the next event's id is this plus one.
   [[nodiscard]] std::uint64_t events_fired() const noexcept { return events_fired_; }
 
+ private:
+  struct Record;  // a timer's node and callback (below)
+
+ public:
   // A tick taken off the queue, ready to be delivered with `invoke`.
   struct Due {
     TimeEvent event;
     std::uint32_t slot = 0;
     bool has_callback = false;
+
+   private:
+    friend class TimerQueue;
+    // The slot's record (its node and callback), found once by `pop_due` for `invoke` and
+    // `finish`: records never move.
+    Record* record = nullptr;
   };
 
   // Takes the earliest tick due at or before `now.monotonic_ns`, applies its timer's missed-tick
@@ -533,6 +543,7 @@ class TimerQueue {
     event.missed = missed;
     out.slot = slot;
     out.has_callback = static_cast<bool>(rec.callback);
+    out.record = &rec;
     // Counted before a retire below, which must then leave the callback in place.
     if (node.deliveries() < Node::max_deliveries) {
       node.state += Node::delivery_unit;
@@ -551,17 +562,19 @@ class TimerQueue {
 
   // Runs the callback of `due`'s timer with its event. The callback may use this queue freely;
   // its own storage stays put until `finish`.
-  void invoke(const Due& due) { callback_of(due)(due.event); }
+  void invoke(const Due& due) { due.record->callback(due.event); }
 
   // The callback of `due`'s timer. The reference stays valid until `finish(due)`, even while other
   // timers are set (for a caller that runs it after releasing a lock).
-  [[nodiscard]] const TimerCallback& callback_of(const Due& due) const noexcept { return callback_slot(due.slot); }
+  [[nodiscard]] const TimerCallback& callback_of(const Due& due) const noexcept { return due.record->callback; }
 
   // Ends the delivery of `due`: recycles its timer's slot if the timer is gone. Call it after
   // `invoke` (also when the callback threw) or instead of it.
   void finish(const Due& due) noexcept {
-    Node& node = node_at(due.slot);
-    const auto it = std::find(overflowing_.begin(), overflowing_.end(), due.slot);  // nearly always empty
+    if (due.record == nullptr) return;  // never filled by `pop_due`
+    Node& node = due.record->node;
+    const auto it = overflowing_.empty() ? overflowing_.end()  // nearly always
+                                         : std::find(overflowing_.begin(), overflowing_.end(), due.slot);
     if (it != overflowing_.end()) {
       *it = overflowing_.back();
       overflowing_.pop_back();
@@ -1034,12 +1047,17 @@ class TimerQueue {
   // (the wheel need not move past that front). Out of line, so that `peek` stays small enough to
   // inline where no periodic timer has been re-armed.
   [[gnu::noinline]] const Entry* peek_with_lanes(std::int64_t limit) {
-    // One interval's lane and an empty wheel (a backtest of bar timers): its front.
+    // One interval's lane and an empty wheel (a backtest of bar timers): its front, in a function
+    // small enough to save few registers (the general case is another call).
     if (const detail::Lane& lane = lanes_[0]; lanes_used_ == 1 && wheel_.size() == 0 && !lane.empty() && stale_ == 0) {
       if (lane.front().deadline > limit) return nullptr;
       top_lane_ = 0;
       return top_ = &lane.front();
     }
+    return peek_lanes_and_wheel(limit);
+  }
+
+  [[gnu::noinline]] const Entry* peek_lanes_and_wheel(std::int64_t limit) {
     for (;;) {
       const Entry* lane_top = nullptr;
       int from = -1;
