@@ -277,7 +277,8 @@ struct ClockReading {
 //   instead of passing down the wheel's levels again; the earliest tick is the least of the wheel's
 //   top and the lanes' fronts. An append that would break a lane's order goes to the wheel.
 //   Measured in the periodic model (one-minute timers): a fire took 0.53x the time at 10^3 timers,
-//   0.45x at 10^4, 0.41x at 10^5;
+//   0.45x at 10^4, 0.41x at 10^5. A tick re-armed into the lane it fired from rotates the ring in
+//   place (`rotate_lane`), inline: a further 0.68x to 0.75x;
 // - a slab of timer records, indexed by slot, each 32 bytes: what every timer needs to be fired
 //   (16 bytes: the next tick's realtime, the creation sequence, flags; the monotonic deadline is
 //   the wheel entry's key) beside its 16-byte `TimerCallback`, two records to a cache line. Names
