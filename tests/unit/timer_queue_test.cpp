@@ -74,7 +74,8 @@ TEST_CASE("The name index's hash spreads sequential names like a random function
     REQUIRE(*most < 630);
   }
   // Equal names hash equally, whatever their storage; short ones differ from their prefixes.
-  REQUIRE(nautilus::detail::name_hash(std::string("bar-1m-ESZ6")) == nautilus::detail::name_hash("bar-1m-ESZ6"));
+  REQUIRE(nautilus::detail::name_hash(std::string("bar-1m-ESZ6")) ==
+          nautilus::detail::name_hash("bar-1m-ESZ6"));
   REQUIRE(nautilus::detail::name_hash("a") != nautilus::detail::name_hash("ab"));
   REQUIRE(nautilus::detail::name_hash("") != nautilus::detail::name_hash(std::string_view("\0", 1)));
 }

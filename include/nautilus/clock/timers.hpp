@@ -533,7 +533,9 @@ class TimerQueue {
     }
     if (node.deliveries() == Node::max_deliveries) overflowing_.reserve(overflowing_.size() + 1);
     if (next != max_ns) {
-      if (!rotate_lane(Entry{next, order}, period->interval)) requeue(Entry{next, order}, period->interval, fire_at);
+      if (!rotate_lane(Entry{next, order}, period->interval)) {
+        requeue(Entry{next, order}, period->interval, fire_at);
+      }
     } else {
       pop_top();
     }
@@ -567,7 +569,9 @@ class TimerQueue {
 
   // The callback of `due`'s timer. The reference stays valid until `finish(due)`, even while other
   // timers are set (for a caller that runs it after releasing a lock).
-  [[nodiscard]] const TimerCallback& callback_of(const Due& due) const noexcept { return due.record->callback; }
+  [[nodiscard]] const TimerCallback& callback_of(const Due& due) const noexcept {
+    return due.record->callback;
+  }
 
   // Ends the delivery of `due`: recycles its timer's slot if the timer is gone. Call it after
   // `invoke` (also when the callback threw) or instead of it.
@@ -1050,7 +1054,8 @@ class TimerQueue {
   [[gnu::noinline]] const Entry* peek_with_lanes(std::int64_t limit) {
     // One interval's lane and an empty wheel (a backtest of bar timers): its front, in a function
     // small enough to save few registers (the general case is another call).
-    if (const detail::Lane& lane = lanes_[0]; lanes_used_ == 1 && wheel_.size() == 0 && !lane.empty() && stale_ == 0) {
+    if (const detail::Lane& lane = lanes_[0];
+        lanes_used_ == 1 && wheel_.size() == 0 && !lane.empty() && stale_ == 0) {
       if (lane.front().deadline > limit) return nullptr;
       top_lane_ = 0;
       return top_ = &lane.front();
