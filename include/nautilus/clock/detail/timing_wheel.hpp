@@ -145,8 +145,8 @@ class TimingWheel {
   // quarter as many pops as it has entries; in a hold model the slot before it has about as many.
   // Against 2, run alternately: 0.94x the time per alert in `batch/100000`, 0.94x to 0.95x per fire
   // in `hold/100000`, the same at 10^3 and 10^6, and p99.9 of a fire as many times its median (3.9x
-  // to 6.0x, where 2 read 4.2x to 8.5x in the same runs: the rows vary from run to run). At 8, the
-  // tail at 10^6 rose to 7.2x to 9.5x.
+  // to 6.8x over 10^3 to 10^6, where 2 read 3.9x to 8.5x in the same runs: the rows vary from run to
+  // run). At 8, the tail at 10^6 rose to 7.2x to 9.5x.
   static constexpr std::size_t stage_rate = 4;
 
   // The largest slot that goes to the near heap instead of being cascaded (see above). Measured
