@@ -1174,9 +1174,9 @@ class TimerQueue {
 
   // Re-queues the periodic timer of the entry `peek` returned at `e` (later), removing that entry:
   // at the back of its interval's lane if `e` keeps the lane sorted, else in the wheel. `now`: the
-  // tick's deadline, where an empty wheel starts. On bad_alloc nothing has changed.
+  // tick's deadline, where an empty wheel starts. On bad_alloc nothing has changed. (A fire tries
+  // `rotate_lane` first, inline; this is the rest.)
   void requeue(Entry e, std::int64_t interval, std::int64_t now) {
-    if (rotate_lane(e, interval)) return;
     if (detail::Lane* lane = lane_for(interval); lane != nullptr && lane->fits(e)) {
       lane->reserve_one();  // may throw; moves the entries, not their order
       lane->push_back(e);
