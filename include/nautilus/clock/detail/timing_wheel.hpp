@@ -430,8 +430,8 @@ class TimingWheel {
 
   // Bytes held by the entries' storage (capacities), for memory accounting.
   [[nodiscard]] std::size_t bytes() const noexcept {
-    const auto created = static_cast<std::size_t>(
-        std::count_if(chain_sets_.begin(), chain_sets_.end(), [](const auto& level) { return level != nullptr; }));
+    const auto created = static_cast<std::size_t>(std::count_if(
+        chain_sets_.begin(), chain_sets_.end(), [](const auto& level) { return level != nullptr; }));
     return sizeof(*this) + created * sizeof(LevelChains) +
            (capacity_ + scratch_.capacity() + pending_.capacity()) * sizeof(WheelEntry) +
            blocks_ * sizeof(Block) + spare_.capacity() * sizeof(spare_.front());
