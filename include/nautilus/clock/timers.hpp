@@ -30,8 +30,9 @@
 #include <optional>     // std::optional
 #include <string>       // std::string
 #include <string_view>  // std::string_view
-#include <type_traits>  // std::decay_t, std::is_trivially_copyable_v
-#include <utility>      // std::move
+#include <type_traits>    // std::decay_t, std::is_trivially_copyable_v
+#include <unordered_map>  // std::unordered_map
+#include <utility>        // std::move
 #include <vector>       // std::vector
 
 #include "nautilus/clock/concepts.hpp"             // Clock
@@ -478,24 +479,25 @@ class TimerQueue {
       Node& node = node_at(slot);
       if (!node.periodic()) break;
       if (node.policy() == MissedTicks::burst) break;
-      Period& period = period_at(slot);
+      const Cadence cadence = cadence_of(slot, node);
       // skip / delay: ticks due are deadline, deadline + i, ... up to min(now, stop) (the range
       // fits int64 by construction). All but the latest are dropped; the latest is re-queued at
       // its own deadline, so that the event stream stays sorted by ts_event.
-      const std::int64_t last_due = std::min(now.monotonic_ns, period.stop);
-      const std::int64_t behind = (last_due - fire_at) / period.interval;
+      const std::int64_t last_due = std::min(now.monotonic_ns, cadence.stop);
+      const std::int64_t behind = (last_due - fire_at) / cadence.interval;
       if (behind == 0) break;
-      requeue(Entry{fire_at + behind * period.interval, order}, period.interval,
-              fire_at);                           // first: it may throw
-      node.realtime += behind * period.interval;  // both lines move together
-      period.missed += static_cast<std::uint64_t>(behind);
+      std::uint64_t& missed = missed_cell(slot);  // first, with the requeue: they may throw
+      requeue(Entry{fire_at + behind * cadence.interval, order}, cadence.interval, fire_at);
+      node.realtime += behind * cadence.interval;  // the three lines move together
+      if (missed == 0) ++missed_live_;
+      missed += static_cast<std::uint64_t>(behind);
     }
     // The slot's record and rule, found once: neither moves during the call (chunks), and the
     // compiler could not tell that the event's stores leave the chunk tables alone.
     Record& rec = record(slot);
     Node& node = rec.node;
-    Period* const period = node.periodic() ? &period_at(slot) : nullptr;
-    if (node.named() && period == nullptr) {
+    const bool periodic = node.periodic();
+    if (node.named() && !periodic) {
       // A named alert leaves the index below (`retire` finds its bucket from its tag, which the
       // previous fire prefetched): start fetching that bucket now, while the event is built.
       NAUTILUS_CLOCK_PREFETCH(&index_[home_of(tag_at(slot))]);
@@ -513,12 +515,14 @@ class TimerQueue {
     }
     std::uint64_t missed = 0;
     std::int64_t next = max_ns;
-    if (period != nullptr) {
-      missed = period->missed;  // reset below, once nothing can throw
+    Cadence cadence{};
+    if (periodic) {
+      cadence = cadence_of(slot, node);
+      if (missed_live_ != 0 && has_missed_cell(slot)) missed = missed_at(slot);  // reset below
       const std::int64_t from =
           node.policy() == MissedTicks::delay && missed != 0 ? now.monotonic_ns : fire_at;
-      next = from > max_ns - period->interval ? max_ns : from + period->interval;
-      if (next > period->stop) next = max_ns;
+      next = from > max_ns - cadence.interval ? max_ns : from + cadence.interval;
+      if (next > cadence.stop) next = max_ns;
     }
     // What may throw comes first: the event's name (a long one allocates), room to count the
     // delivery, and the wheel's move (a re-arm may allocate). A std::bad_alloc from any of them
@@ -533,8 +537,8 @@ class TimerQueue {
     }
     if (node.deliveries() == Node::max_deliveries) overflowing_.reserve(overflowing_.size() + 1);
     if (next != max_ns) {
-      if (!rotate_lane(Entry{next, order}, period->interval)) {
-        requeue(Entry{next, order}, period->interval, fire_at);
+      if (!rotate_lane(Entry{next, order}, cadence.interval)) {
+        requeue(Entry{next, order}, cadence.interval, fire_at);
       }
     } else {
       pop_top();
@@ -553,7 +557,10 @@ class TimerQueue {
     } else {
       overflowing_.push_back(slot);  // room was made above
     }
-    if (period != nullptr) period->missed = 0;
+    if (missed != 0) {
+      missed_at(slot) = 0;
+      --missed_live_;
+    }
     if (next != max_ns) {
       const std::int64_t realtime_offset = node.realtime - fire_at;
       node.realtime = next + realtime_offset;  // the realtime the next tick is set for
@@ -602,6 +609,9 @@ class TimerQueue {
         chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() + lane_bytes() +
         name_chunks_.size() * sizeof(NameChunk) + name_chunks_.capacity() * sizeof(void*) + name_heap_bytes_ +
         period_chunks_.size() * sizeof(PeriodChunk) + period_chunks_.capacity() * sizeof(void*) +
+        missed_chunks_.size() * sizeof(MissedChunk) + missed_chunks_.capacity() * sizeof(void*) +
+        rules_.capacity() * sizeof(Rule) + rule_ids_.bucket_count() * sizeof(void*) +
+        rule_ids_.size() * rule_node_bytes +
         free_.bytes() + index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
   }
@@ -640,18 +650,27 @@ class TimerQueue {
     static constexpr unsigned delivery_shift = 4;
     static constexpr std::uint64_t delivery_unit = std::uint64_t{1} << delivery_shift;
     static constexpr std::uint64_t max_deliveries = 15;
-    // Bits 8 and 9: a periodic timer's MissedTicks policy (here, not in its Period, which it would
-    // take from 24 bytes to 32).
+    // Bits 8 and 9: a periodic timer's MissedTicks policy.
     static constexpr unsigned policy_shift = 8;
-    static constexpr unsigned flag_bits = 10;
-    static_assert(max_seq < std::uint64_t{1} << (64 - flag_bits));
+    // Bits 10 to 23: a periodic timer's interval rule (`rules_`), or 0 if its interval and stop are
+    // in its Period cell (see `Rule`).
+    static constexpr unsigned rule_shift = 10;
+    static constexpr unsigned rule_width = 14;
+    static constexpr std::uint64_t rule_field = ((std::uint64_t{1} << rule_width) - 1) << rule_shift;
+    // Bits 24 to 63: the creation sequence.
+    static constexpr unsigned seq_shift = rule_shift + rule_width;
+    static_assert(seq_shift == 24 && max_seq < std::uint64_t{1} << (64 - seq_shift));
 
     // The next tick's ts_event, realtime ns.
     std::int64_t realtime = 0;
-    // The creation sequence << flag_bits | the flags; the sequence is 0 when not pending.
+    // The creation sequence << seq_shift | the rule << rule_shift | the flags; the sequence is 0
+    // when not pending.
     std::uint64_t state = recycled_flag;
 
-    [[nodiscard]] std::uint64_t seq() const noexcept { return state >> flag_bits; }
+    [[nodiscard]] std::uint64_t seq() const noexcept { return state >> seq_shift; }
+    [[nodiscard]] std::uint32_t rule() const noexcept {
+      return static_cast<std::uint32_t>((state & rule_field) >> rule_shift);
+    }
     [[nodiscard]] bool periodic() const noexcept { return (state & periodic_flag) != 0; }
     [[nodiscard]] bool named() const noexcept { return (state & named_flag) != 0; }
     [[nodiscard]] bool recycled() const noexcept { return (state & recycled_flag) != 0; }
@@ -666,22 +685,35 @@ class TimerQueue {
       return std::uint64_t{static_cast<std::uint8_t>(policy)} << policy_shift;
     }
     void set(std::uint64_t bit, bool on) noexcept { state = on ? (state | bit) : (state & ~bit); }
-    // Not pending any more: the sequence is cleared (stale handles and wheel entries), the flags kept.
-    void clear_seq() noexcept { state &= (std::uint64_t{1} << flag_bits) - 1; }
+    // Not pending any more: the sequence and rule are cleared (stale handles and wheel entries), the
+    // flags kept.
+    void clear_seq() noexcept { state &= (std::uint64_t{1} << rule_shift) - 1; }
   };
   static_assert(sizeof(Node) == 16);
 
-  // A periodic timer's rules: 24 bytes (its policy is in its node). Side arrays (the period and name
-  // chunks) are indexed by the timer's slot, so a fire loads them in parallel with the record (their
-  // addresses do not depend on its contents), and each exists only once a timer that needs it has
-  // been set: a queue of anonymous one-shot alerts pays for neither, one of named timers pays 20
-  // bytes per slot for names and tags.
-  struct Period {
+  // A periodic timer's rules: its interval and its stop (the last allowed tick, monotonic ns).
+  //
+  // Timers share intervals (a trading engine's bars, heartbeats and checks use a handful), and most
+  // have no stop. So a timer with no stop names its interval by a rule number in its node (`rules_`,
+  // counted references, found by interval in `rule_ids_` when the timer is set): it needs no bytes
+  // of its own, and a fire reads the interval from a table that stays in cache. A timer with a stop,
+  // or set while 16,383 distinct intervals are in use, has rule 0 and keeps both in its `Period`
+  // cell, in chunks that exist from the first such timer on. Ticks dropped under skip and delay are
+  // counted per timer until its next event reports them (`missed_at`), in chunks that exist from
+  // the first dropped tick on. Measured at 10^5 one-minute timers: 101.5 -> 81.5 bytes per timer
+  // (the 24-byte {interval, stop, missed} cell of every periodic timer before).
+  struct Cadence {
     std::int64_t interval = 0;
-    std::int64_t stop = max_ns;    // last allowed tick, monotonic ns
-    std::uint64_t missed = 0;      // ticks dropped in favour of the next one (skip, delay)
+    std::int64_t stop = max_ns;
   };
-  static_assert(sizeof(Period) == 24);
+  using Period = Cadence;
+  static_assert(sizeof(Period) == 16);
+  struct Rule {
+    std::int64_t interval = 0;
+    std::uint32_t refs = 0;       // pending timers of this rule; 0: free
+    std::uint32_t next_free = 0;  // while free: the next free rule, 0 for none
+  };
+  static constexpr std::uint32_t max_rule = (std::uint32_t{1} << Node::rule_width) - 1;
 
   // The name index's bucket, 4 bytes: slot + 1 in the low 24 bits (0: an empty bucket), a zombie
   // mark (see `retire`), and the low 7 bits of the name's tag, which filter the names a lookup
@@ -879,7 +911,7 @@ class TimerQueue {
 
   static unix_nanos realtime_of(const Node& node) noexcept { return from_unix_ns(node.realtime); }
 
-  // `Named`: a named timer (its name is never empty: `validate_name`), or an anonymous one, whose
+  // `Named`: a named timer (its name is never empty: `validate_name`), or an anonymous alert, whose
   // `name` and `lookup` are ignored; a template, so that an anonymous set skips every name branch.
   // `now`: the monotonic time it is set at.
   template <bool Named>
@@ -898,16 +930,21 @@ class TimerQueue {
     }
     const std::uint32_t slot = !listed ? unused_ : !free_.empty() ? free_.back() : spilled_;
     if ((slot >> chunk_bits) == chunks_.size()) chunks_.push_back(std::make_unique<Record[]>(std::size_t{1} << chunk_bits));
-    // A periodic timer's slot needs its period chunk, a named timer's its name chunk.
-    if (interval != 0) {
-      while (!has_period_cell(slot)) period_chunks_.push_back(std::make_unique<PeriodChunk>());
-    }
+    // A named timer's slot needs its name chunk.
     if (named) {
       while (!has_name_cell(slot)) name_chunks_.push_back(std::make_unique<NameChunk>());
     }
     if (named && lookup.zombie_bucket == no_bucket && index_full()) {
       grow_index();
       lookup.free_bucket = no_bucket;  // the buckets moved
+    }
+    // A periodic timer's rule, the last step that may throw but one: a timer with a stop, or one
+    // whose interval finds no rule free, needs its Period cell instead (and has no rule to give back).
+    // (Anonymous timers are one-shot alerts: their sets, inlined, leave this out.)
+    const bool periodic = named && interval != 0;
+    const std::uint32_t rule = periodic && stop == max_ns ? acquire_rule(interval) : 0;
+    if (periodic && rule == 0) {
+      while (!has_period_cell(slot)) period_chunks_.push_back(std::make_unique<PeriodChunk>());
     }
     if (listed) {
       take_free();
@@ -916,7 +953,7 @@ class TimerQueue {
       ++unused_;
     }
     ++taken_;
-    if (interval != 0) period_at(slot) = Period{interval, stop, 0};
+    if (periodic && rule == 0) period_at(slot) = Period{interval, stop};
     Node& node = node_at(slot);
     if (named) {
       detail::CompactName& cell = name_at(slot);
@@ -926,8 +963,8 @@ class TimerQueue {
     }
     const std::uint64_t seq = next_seq_++;
     node = Node{.realtime = realtime,
-                .state = seq << Node::flag_bits | Node::policy_bits(policy) |
-                         (interval != 0 ? Node::periodic_flag : 0) | (named ? Node::named_flag : 0)};
+                .state = seq << Node::seq_shift | std::uint64_t{rule} << Node::rule_shift | Node::policy_bits(policy) |
+                         (periodic ? Node::periodic_flag : 0) | (named ? Node::named_flag : 0)};
     // The slot's callback is empty (recycled, or never set): constructed over, not swapped or
     // assigned, which would read the record (cold at 10^6 timers set in a batch) before writing it.
     ::new (static_cast<void*>(&callback_slot(slot))) TimerCallback(std::move(callback));
@@ -974,10 +1011,22 @@ class TimerQueue {
         forget_name(slot);
       }
     }
-    node.set(Node::periodic_flag, false);
+    if (node.periodic()) forget_period(slot);
     node.clear_seq();
     --pending_;
     if (!delivered) recycle(slot);
+  }
+
+  // Releases a retired periodic timer's rule and dropped ticks (out of line: one-shot alerts, whose
+  // fires inline `retire`, never come here).
+  [[gnu::noinline]] void forget_period(std::uint32_t slot) noexcept {
+    Node& node = node_at(slot);
+    if (node.rule() != 0) release_rule(node.rule());
+    if (missed_live_ != 0 && has_missed_cell(slot) && missed_at(slot) != 0) {
+      missed_at(slot) = 0;  // its dropped ticks die with it
+      --missed_live_;
+    }
+    node.set(Node::periodic_flag, false);
   }
 
   // Removes a retired timer's name from the index and the name store.
@@ -1244,6 +1293,64 @@ class TimerQueue {
   }
   [[nodiscard]] Period& period_at(std::uint32_t slot) const noexcept {
     return period_chunks_[slot >> chunk_bits]->periods[within_chunk(slot)];
+  }
+  // A periodic timer's interval and stop: its rule's, or else its Period cell's.
+  [[nodiscard]] Cadence cadence_of(std::uint32_t slot, const Node& node) const noexcept {
+    const std::uint32_t rule = node.rule();
+    return rule != 0 ? Cadence{rules_[rule].interval, max_ns} : period_at(slot);
+  }
+  // The interval rules (see `Cadence`): rules_[0] is unused (rule 0: none), a free rule has no
+  // references and links to the next free one, and rule_ids_ finds a rule in use by its interval.
+  std::vector<Rule> rules_;
+  std::uint32_t free_rule_ = 0;
+  std::unordered_map<std::int64_t, std::uint32_t> rule_ids_;
+  static constexpr std::size_t rule_node_bytes = 32;  // a node of rule_ids_, with its malloc header
+  // The rule of `interval` with one more reference; 0 if 16,383 other intervals have one. On
+  // std::bad_alloc nothing has changed.
+  [[gnu::noinline]] std::uint32_t acquire_rule(std::int64_t interval) {
+    if (const auto found = rule_ids_.find(interval); found != rule_ids_.end()) {
+      ++rules_[found->second].refs;
+      return found->second;
+    }
+    const bool fresh = free_rule_ == 0;
+    if (fresh && rules_.size() > max_rule) return 0;
+    if (rules_.empty()) rules_.emplace_back();  // rule 0
+    const std::uint32_t id = fresh ? static_cast<std::uint32_t>(rules_.size()) : free_rule_;
+    if (fresh) rules_.emplace_back();
+    try {
+      rule_ids_.emplace(interval, id);
+    } catch (...) {
+      if (fresh) rules_.pop_back();
+      throw;
+    }
+    if (!fresh) free_rule_ = rules_[id].next_free;
+    rules_[id] = Rule{.interval = interval, .refs = 1, .next_free = 0};
+    return id;
+  }
+  // Drops a reference to a rule, which is free once it has none.
+  void release_rule(std::uint32_t id) noexcept {
+    Rule& rule = rules_[id];
+    if (--rule.refs != 0) return;
+    rule_ids_.erase(rule.interval);
+    rule.next_free = free_rule_;
+    free_rule_ = id;
+  }
+  // Ticks dropped under skip and delay, counted per timer until its next event (see `Cadence`).
+  struct MissedChunk {
+    std::array<std::uint64_t, std::size_t{1} << chunk_bits> counts{};
+  };
+  std::vector<std::unique_ptr<MissedChunk>> missed_chunks_;
+  std::size_t missed_live_ = 0;  // cells that are not zero
+  [[nodiscard]] bool has_missed_cell(std::uint32_t slot) const noexcept {
+    return (slot >> chunk_bits) < missed_chunks_.size();
+  }
+  [[nodiscard]] std::uint64_t& missed_at(std::uint32_t slot) const noexcept {
+    return missed_chunks_[slot >> chunk_bits]->counts[within_chunk(slot)];
+  }
+  // The slot's cell, created if need be. On std::bad_alloc nothing has changed.
+  std::uint64_t& missed_cell(std::uint32_t slot) {
+    while (!has_missed_cell(slot)) missed_chunks_.push_back(std::make_unique<MissedChunk>());
+    return missed_at(slot);
   }
   // Deliveries of a slot past its node's count of 15 (see `Node::max_deliveries`).
   std::vector<std::uint32_t> overflowing_;
