@@ -221,6 +221,27 @@ TEST_CASE("TimingWheel's storage stays within its entries and a block per slot o
   CHECK(most <= entries * 17 / 16 + 9 * 64 * 15 + 1024);
 }
 
+TEST_CASE("TimingWheel gives back its kept storage once empty, and works on as new") {
+  TimingWheel wheel;
+  const TimingWheel fresh;
+  Model model;
+  std::mt19937_64 rng{11};
+  std::uint64_t order = 0;
+  load_both(wheel, model, rng, 20'000, 1'000'000'000, order);  // levels 0 to 4, many blocks
+  for (int i = 0; i < 10'000; ++i) pop_both(wheel, model);
+  const std::size_t held = wheel.bytes();
+  wheel.release_storage();  // not empty: nothing happens
+  REQUIRE(wheel.bytes() == held);
+  drain_both(wheel, model);
+  REQUIRE(wheel.bytes() > fresh.bytes() + 64 * 1024);  // emptied, it keeps its pool and levels
+  wheel.release_storage();
+  REQUIRE(wheel.bytes() == fresh.bytes());
+  REQUIRE(wheel.capacity() == 0);
+  // As new: it fills and drains again in order, over every level.
+  load_both(wheel, model, rng, 5'000, std::uint64_t{1} << 62, order);
+  drain_both(wheel, model);
+}
+
 TEST_CASE("TimingWheel hands a cascaded level-1 slot's entries to on_batch: the next to leave") {
   TimingWheel wheel;
   const std::int64_t max = std::numeric_limits<std::int64_t>::max();

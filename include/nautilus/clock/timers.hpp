@@ -1153,9 +1153,9 @@ class TimerQueue {
   void drop_top() noexcept {
     if (top_lane_ >= 0) {
       lanes_[static_cast<unsigned>(top_lane_)].pop_front();
-    } else {
-      wheel_.pop();
+      return;
     }
+    wheel_.pop();
   }
 
   // A likely next entry after the one `peek` returned, for prefetching (see
@@ -1230,6 +1230,14 @@ class TimerQueue {
       lane->reserve_one();  // may throw; moves the entries, not their order
       lane->push_back(e);
       pop_top();  // the entry `peek` returned, still the front of its lane or the wheel's top
+      // A wheel emptied as its last tick moves to a lane (periodic timers' first ticks, re-armed in
+      // their lane since) gives back the storage it keeps for reuse: its pool of blocks (at least
+      // 64 KiB) and its levels (3 KiB each), 65 bytes per timer at 10^3 periodic timers. Not a wheel
+      // emptied as its last alert fires: the next round of alerts takes those blocks again (freed,
+      // the batch model took 1.2x the time).
+      if (wheel_.size() == 0) [[unlikely]] {
+        wheel_.release_storage();
+      }
       return;
     }
     if (top_lane_ >= 0) {

@@ -40,7 +40,8 @@ class Lane {
     return count_ == 0 || entry_before(back(), e);
   }
 
-  // Room for one more entry (the ring doubles when full). On std::bad_alloc nothing has changed.
+  // Room for one more entry (the ring grows when full: see `grow`). On std::bad_alloc nothing has
+  // changed.
   void reserve_one() {
     if (count_ == ring_.size()) grow();
   }
@@ -87,11 +88,22 @@ class Lane {
  private:
   // An emptied ring larger than this (64 KiB) gives its storage back.
   static constexpr std::size_t kept_entries = 4096;
+  // Rings below this size double as they grow (see `grown`).
+  static constexpr std::size_t doubled_below = 4096;
 
-  [[nodiscard]] std::size_t wrap(std::size_t i) const noexcept { return i & (ring_.size() - 1); }
+  // A position in [0, 2 * size) to one in the ring (the size is not a power of two: see `grow`).
+  [[nodiscard]] std::size_t wrap(std::size_t i) const noexcept { return i < ring_.size() ? i : i - ring_.size(); }
 
+  // Doubles a small ring, and grows a large one by an eighth (a multiple of 256 entries): a ring
+  // sized by doubling held up to twice its entries, 5 bytes more per timer at 10^5 timers, 10 at
+  // 10^4. The copies stay O(1) amortised (eight per entry appended), and the largest copy is the
+  // same as the doubling's.
+  [[nodiscard]] static std::size_t grown(std::size_t size) noexcept {
+    if (size < doubled_below) return size == 0 ? 16 : size * 2;
+    return (size + size / 8 + 255) / 256 * 256;
+  }
   void grow() {
-    std::vector<WheelEntry> next(ring_.empty() ? 16 : ring_.size() * 2);  // a power of two
+    std::vector<WheelEntry> next(grown(ring_.size()));
     for (std::size_t i = 0; i < count_; ++i) next[i] = ring_[wrap(head_ + i)];
     ring_.swap(next);
     head_ = 0;

@@ -342,6 +342,33 @@ class TimingWheel {
     has_pending_ = false;
   }
 
+  // Gives back what an empty wheel keeps for reuse (its blocks, its chained levels, its slots'
+  // storage), leaving it as new; does nothing unless it is empty. For a wheel left idle (see
+  // TimerQueue's `drop_top`).
+  [[gnu::noinline]] void release_storage() noexcept {
+    if (size_ != 0) return;
+    clear();
+    for (auto& level : chain_sets_) {
+      if (level == nullptr) continue;
+      for (const auto& set : *level) {
+        for (const Chain& chain : set) delete_blocks(chain.head);  // heads kept by emptied slots
+      }
+      level.reset();
+    }
+    delete_blocks(pool_);
+    pool_ = nullptr;
+    pooled_ = 0;
+    blocks_ = 0;
+    for (auto& set : vector_sets_) {
+      for (auto& entries : set) std::vector<WheelEntry>().swap(entries);
+    }
+    std::vector<std::vector<WheelEntry>>().swap(spare_);
+    std::vector<WheelEntry>().swap(near_);
+    std::vector<WheelEntry>().swap(scratch_);
+    std::vector<WheelEntry>().swap(pending_);
+    capacity_ = 0;
+  }
+
   // Drops every entry for which `stale(entry)` holds; returns how many. O(size); allocates nothing.
   template <class Pred>
   std::size_t remove_if(Pred stale) {
