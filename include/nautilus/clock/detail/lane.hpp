@@ -43,7 +43,7 @@ class Lane {
   // Room for one more entry (the ring grows when full: see `grow`). On std::bad_alloc nothing has
   // changed.
   void reserve_one() {
-    if (count_ == ring_.size()) grow();
+    if (count_ == capacity_) grow();
   }
   // Appends `e`, which `fits`, after `reserve_one`. Moves no entry.
   void push_back(const WheelEntry& e) noexcept {
@@ -66,7 +66,10 @@ class Lane {
   void clear() noexcept {
     count_ = 0;
     head_ = 0;
-    if (ring_.size() > kept_entries) std::vector<WheelEntry>().swap(ring_);
+    if (capacity_ > kept_entries) {
+      std::vector<WheelEntry>().swap(ring_);
+      capacity_ = 0;
+    }
   }
 
   // Drops every entry for which `stale(entry)` holds, keeping the others in order; returns how many.
@@ -92,7 +95,7 @@ class Lane {
   static constexpr std::size_t doubled_below = 4096;
 
   // A position in [0, 2 * size) to one in the ring (the size is not a power of two: see `grow`).
-  [[nodiscard]] std::size_t wrap(std::size_t i) const noexcept { return i < ring_.size() ? i : i - ring_.size(); }
+  [[nodiscard]] std::size_t wrap(std::size_t i) const noexcept { return i < capacity_ ? i : i - capacity_; }
 
   // Doubles a small ring, and grows a large one by an eighth (a multiple of 256 entries): a ring
   // sized by doubling held up to twice its entries, 5 bytes more per timer at 10^5 timers, 10 at
@@ -103,13 +106,15 @@ class Lane {
     return (size + size / 8 + 255) / 256 * 256;
   }
   void grow() {
-    std::vector<WheelEntry> next(grown(ring_.size()));
+    std::vector<WheelEntry> next(grown(capacity_));
     for (std::size_t i = 0; i < count_; ++i) next[i] = ring_[wrap(head_ + i)];
     ring_.swap(next);
+    capacity_ = ring_.size();
     head_ = 0;
   }
 
   std::vector<WheelEntry> ring_;
+  std::size_t capacity_ = 0;  // ring_.size(), kept: a wrap reads it, not the vector's two pointers
   std::size_t head_ = 0;
   std::size_t count_ = 0;
 };
