@@ -156,7 +156,7 @@ class TimingWheel {
   // into a run. Measured with the hold model over 1 ms, into a heap: 2 took 10^3 timers from 33 to
   // 19 ns per fire and left 10^5 and 10^6 unchanged; 3 and above lost to the heap's mispredicted
   // branches (8: 29 ns at 10^3, 48 instead of 31 at 10^5). A sorted run pops with no compare: 16
-  // took the batch model at 10^3 alerts from 908 to 765 instructions per alert (callgrind), though
+  // took the batch model at 10^3 alerts from 454 to 383 instructions per alert (callgrind), though
   // only to 0.97x the time (anonymous; hold model 0.97x, named alerts unchanged), and left 10^5 and
   // 10^6 within their run-to-run spread.
   static constexpr std::size_t near_batch = 16;
