@@ -166,8 +166,8 @@ TEST_CASE("TimingWheel restarts from the earliest key when most entries arrive b
   CHECK(wheel.size() == 0);
 }
 
-TEST_CASE("TimingWheel's near entries take a lone far slot whole, and later pushes inside its span") {
-  // One entry 2^30 ns ahead sits alone in a high-level slot: it goes to the near entries without
+TEST_CASE("TimingWheel's near heap takes a lone far slot whole, and later pushes inside its span") {
+  // One entry 2^30 ns ahead sits alone in a high-level slot: it goes to the near heap without
   // cascading. Entries pushed afterwards inside that slot's span (a tie set later, one just before
   // it, one just after) must still leave in (deadline, order) order, and one past the span after them.
   TimingWheel wheel;
@@ -177,7 +177,7 @@ TEST_CASE("TimingWheel's near entries take a lone far slot whole, and later push
   wheel.push({far, 2});
   REQUIRE(wheel.top(max)->order == 1);
   wheel.pop();
-  REQUIRE(wheel.top(max)->order == 2);             // the lone slot is now the near run
+  REQUIRE(wheel.top(max)->order == 2);             // the lone slot is now the near heap
   wheel.push({far, 3});                            // a tie, set later
   wheel.push({far - 1, 4});                        // earlier, inside the span
   wheel.push({far + (std::int64_t{1} << 36), 5});  // beyond the span: into the wheel
@@ -190,36 +190,6 @@ TEST_CASE("TimingWheel's near entries take a lone far slot whole, and later push
   }
   CHECK(wheel.top(max) == nullptr);
   CHECK(wheel.size() == 0);
-}
-
-TEST_CASE("TimingWheel takes a slot of up to 16 entries whole into a sorted run, which later pushes join in order") {
-  // Level-2 slots span 4,096 ns: [4096, 8192) is one. Its entries, ties among them, leave from the
-  // near run in (deadline, order) order; entries pushed into its span while it is consumed turn it
-  // into a heap, and leave in order among the rest. A slot of 17 entries is cascaded instead.
-  const std::int64_t max = std::numeric_limits<std::int64_t>::max();
-  for (const int count : {16, 17}) {
-    CAPTURE(count);
-    TimingWheel wheel;
-    Model model;
-    std::mt19937_64 rng{static_cast<std::uint64_t>(count)};
-    std::uint64_t order = 0;
-    push_both(wheel, model, 0, order);
-    push_both(wheel, model, std::int64_t{1} << 40, order);  // keeps the wheel from starting afresh
-    pop_both(wheel, model);
-    for (int i = 0; i < count; ++i) push_both(wheel, model, 4096 + static_cast<std::int64_t>(rng() % 8) * 512, order);
-    check_top(wheel, model, max);
-    if (count == 16) {
-      CHECK(wheel.near_size() == 16);
-    } else {
-      CHECK(wheel.near_size() < 17);
-    }
-    for (int i = 0; i < 5; ++i) pop_both(wheel, model);
-    push_both(wheel, model, model.begin()->first, order);  // a tie with the next, set later
-    push_both(wheel, model, 8191, order);                  // the span's last nanosecond
-    push_both(wheel, model, model.begin()->first + 1, order);
-    push_both(wheel, model, 8192, order);  // past the span: into the wheel
-    drain_both(wheel, model);
-  }
 }
 
 TEST_CASE("TimingWheel's storage stays within its entries and a block per slot over a long run") {

@@ -1195,7 +1195,7 @@ class TimerQueue {
   // Every change to the wheel goes through these (or clears `top_` itself): they forget the
   // earliest entry `peek` found.
   // `now`: an empty wheel starts there (deadlines are rarely before it), so that timers set in
-  // any order after it land in the wheel, not in its near entries.
+  // any order after it land in the wheel, not in its near heap.
   void push_entry(Entry e, std::int64_t now) {
     wheel_.push(e, now);
     top_ = nullptr;

@@ -24,22 +24,19 @@
 // exact deadline; a slot higher up is cascaded into the levels below when it becomes the earliest.
 // An entry moves down at most ten times, so every operation is O(1) amortised.
 //
-// The near entries. At nanosecond resolution a timer would pass through every level on its way
-// down, although the slots near the bottom hold only a few timers each. So the earliest slot, once
-// it holds at most `near_batch` (16) entries, is not cascaded: its entries are sorted into a run,
-// latest first, and each pop takes the run's back with no compare. A later push that falls inside
-// that slot's span turns the run into a binary heap (reversed, a sorted run is one) and joins it.
-// The near entries precede the whole wheel. A few timers in the earliest slot thus leave from
-// whatever level they reached: in the batch model at 10^3 timers over 1 ms, a level-2 slot (4.1 us)
-// holds about four, which used to pass through level 1 on their way.
+// The near heap. At nanosecond resolution a timer would pass through every level on its way down,
+// although the slots near the bottom hold only a few timers each. So the earliest slot, once it
+// holds at most `near_batch` entries, is not cascaded: its entries go to a small binary heap, and
+// every later push that falls inside that slot's span joins them there. The heap's entries precede
+// the whole wheel. A lone timer in the earliest slot thus leaves from whatever level it reached.
 //
-// Ordering within a tick: exact. The near entries are ordered by (deadline, order). All entries of a
+// Ordering within a tick: exact. The near heap orders by (deadline, order). All entries of a
 // level-0 slot have the same deadline; the slot is sorted by creation order when it is first
 // consumed, and any entry added while it is consumed has a later creation order, so ties leave in
 // the order their timers were set.
 //
 // The cursor never passes the earliest entry. A key below it (a deadline already in the past when
-// set) also goes to the near entries, which precede the wheel.
+// set) also goes to the near heap, which precedes the wheel.
 //
 // Memory. The slots of levels 2 and up, which hold nearly every entry, are chains of blocks (15
 // entries and a link, 248 bytes) from a shared pool: a slot grows a block at a time and gives its
@@ -152,20 +149,17 @@ class TimingWheel {
   // run). At 8, the tail at 10^6 rose to 7.2x to 9.5x.
   static constexpr std::size_t stage_rate = 4;
 
-  // The largest slot that goes to the near entries instead of being cascaded (see above), sorted
-  // into a run. Measured with the hold model over 1 ms, into a heap: 2 took 10^3 timers from 33 to
-  // 19 ns per fire and left 10^5 and 10^6 unchanged; 3 and above lost to the heap's mispredicted
-  // branches (8: 29 ns at 10^3, 48 instead of 31 at 10^5). A sorted run pops with no compare: 16
-  // took the batch model at 10^3 alerts from 454 to 383 instructions per alert (callgrind), though
-  // only to 0.97x the time (anonymous; hold model 0.97x, named alerts unchanged), and left 10^5 and
-  // 10^6 within their run-to-run spread.
-  static constexpr std::size_t near_batch = 16;
+  // The largest slot that goes to the near heap instead of being cascaded (see above). Measured
+  // with the hold model over 1 ms: 2 takes 10^3 timers from 33 to 19 ns per fire and leaves 10^5
+  // and 10^6 unchanged; 3 and above lose to the heap's mispredicted branches (8: 29 ns at 10^3,
+  // 48 instead of 31 at 10^5).
+  static constexpr std::size_t near_batch = 2;
   // The largest batch handed to `top`'s `on_batch`.
   static constexpr std::size_t prefetch_batch = 16;
 
   // Adds an entry. `floor`: where an empty wheel starts if it is before `e`, typically the clock's
   // current time, before which later pushes rarely fall. (Started at `e`, a wheel loaded with
-  // deadlines in random order would take every one before `e` into the near entries, and restart.)
+  // deadlines in random order would take every one before `e` into the near heap, and restart.)
   void push(WheelEntry e, std::int64_t floor = std::numeric_limits<std::int64_t>::max()) {
     const std::uint64_t key = key_of(e.deadline);
     // An empty wheel may start anywhere at or before its first key.
@@ -177,7 +171,6 @@ class TimingWheel {
       near_end_ = cursor_;
     }
     if (key < near_end_) {
-      near_to_heap();
       append(near_, e);
       ++size_;
       std::push_heap(near_.begin(), near_.end(), later);
@@ -206,7 +199,6 @@ class TimingWheel {
     // As `push`, minus the restart (which would move the entry `pop` is about to remove): the next
     // push restarts if needed.
     if (key_of(e.deadline) < near_end_) {
-      near_to_heap();
       append(near_, e);
       std::push_heap(near_.begin(), near_.end(), later);  // e is later: the earliest stays first
     } else {
@@ -223,17 +215,16 @@ class TimingWheel {
 
   // The earliest entry if its deadline is at or before `limit`, else null. Cascades only slots that
   // start at or before `limit`, so the cursor never passes `limit` (nor the earliest entry). When a
-  // level-1 slot of at most `prefetch_batch` entries is taken into the near run (its entries then
-  // leave next), calls `on_batch(first, count)` with them, so that the caller can prefetch what they
-  // refer to together. Measured in the hold model (then as the slot was cascaded to level 0): per
-  // fire, 10^5 timers 101 -> 81 ns, 10^6 195 -> 156; larger batches, or batches from other levels,
-  // lose.
+  // level-1 slot of at most `prefetch_batch` entries is cascaded (its entries
+  // then leave next, one level-0 slot each), calls `on_batch(first, count)` with them, so that the
+  // caller can prefetch what they refer to together. Measured in the hold model: per fire, 10^5
+  // timers 101 -> 81 ns, 10^6 195 -> 156; larger batches, or batches from other levels, lose.
   template <class OnBatch = NoBatch>
   [[nodiscard]] const WheelEntry* top(std::int64_t limit, OnBatch&& on_batch = {}) {
     if (has_pending_) [[unlikely]] {
       resume();
     }
-    if (!near_.empty()) return near_top().deadline <= limit ? &near_top() : nullptr;
+    if (!near_.empty()) return near_.front().deadline <= limit ? &near_.front() : nullptr;
     const std::uint64_t bound = key_of(limit);
     while (levels_ != 0) {
       const unsigned level = static_cast<unsigned>(std::countr_zero(levels_));
@@ -242,7 +233,7 @@ class TimingWheel {
       if (start > bound) return nullptr;
       const std::uint64_t end = start + (std::uint64_t{1} << (6 * level));  // 0: the key space's end
       if (level >= chained_from) {
-        if (unchain(level, slot, start, end)) return near_top().deadline <= limit ? &near_top() : nullptr;
+        if (unchain(level, slot, start, end)) return near_.front().deadline <= limit ? &near_.front() : nullptr;
         continue;
       }
       if (level == 0) {
@@ -259,32 +250,23 @@ class TimingWheel {
       }
       std::vector<WheelEntry>& entries = slots(1)[slot];
       if (entries.size() <= near_batch && end != 0) {
-        // Copied, not swapped: swapped, the near run's storage (room for `near_batch`) would pass
-        // to every level-1 slot in turn (10 bytes more per timer at 10^3 timers). On bad_alloc, as
-        // if not begun.
-        static_assert(near_batch <= prefetch_batch);
-        on_batch(entries.data(), entries.size());
-        try {
-          for (const WheelEntry& e : entries) append(near_, e);
-        } catch (...) {
-          near_.clear();
-          throw;
-        }
         cursor_ = start;
         near_end_ = end;
-        entries.clear();
+        near_.swap(entries);  // the slot keeps the heap's spare storage
         recycle(entries);
         clear_bit(level, slot);
-        sort_near();
-        return near_top().deadline <= limit ? &near_top() : nullptr;
+        static_assert(near_batch <= 2, "a larger batch needs std::make_heap here");
+        if (near_.size() == 2 && later(near_[0], near_[1])) std::swap(near_[0], near_[1]);  // a heap
+        return near_.front().deadline <= limit ? &near_.front() : nullptr;
       }
+      if (level == 1 && entries.size() <= prefetch_batch) on_batch(entries.data(), entries.size());
       cascade(level, slot, start);
     }
     return nullptr;
   }
 
   // A likely next entry after the one `top` returned, without moving anything; null if none is at
-  // hand. For prefetching what the next fire will touch: the near entries' next, or the
+  // hand. For prefetching what the next fire will touch: the near heap's next candidate, or the
   // level-0 slot being consumed and the next occupied one (not sorted yet, so ties may come in
   // another order), or else the first entry of the wheel's earliest slot (exact when that slot
   // holds one entry, as the slots far from the cursor often do). Call only right after a non-null
@@ -292,7 +274,6 @@ class TimingWheel {
   [[nodiscard]] const WheelEntry* peek_after_top() const noexcept {
     std::uint32_t nonempty = levels_;
     if (!near_.empty()) {
-      if (near_sorted_) return near_.size() > 1 ? &near_[near_.size() - 2] : nullptr;
       if (near_.size() > 1) return near_.size() == 2 || !later(near_[1], near_[2]) ? &near_[1] : &near_[2];
     } else {
       const std::vector<WheelEntry>& entries = level0()[current_];
@@ -319,7 +300,7 @@ class TimingWheel {
       drain_stages_or_wait(stage_rate);
     }
     if (!near_.empty()) {
-      if (!near_sorted_) std::pop_heap(near_.begin(), near_.end(), later);
+      std::pop_heap(near_.begin(), near_.end(), later);
       near_.pop_back();
       return;
     }
@@ -334,7 +315,7 @@ class TimingWheel {
   }
 
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
-  // Entries in the near entries (see above): few, unless keys arrive behind the cursor.
+  // Entries in the near heap (see above): few, unless keys arrive behind the cursor.
   [[nodiscard]] std::size_t near_size() const noexcept { return near_.size(); }
 
   void clear() {
@@ -353,7 +334,6 @@ class TimingWheel {
     occupied_.fill(0);
     levels_ = 0;
     near_.clear();
-    near_sorted_ = false;
     current_ = none;
     front_ = 0;
     pending_.clear();
@@ -460,7 +440,7 @@ class TimingWheel {
       }
     }
     near_.resize(kept);
-    if (!near_sorted_) std::make_heap(near_.begin(), near_.end(), later);  // a sorted run stays sorted
+    std::make_heap(near_.begin(), near_.end(), later);
     size_ -= removed;
     return removed;
   }
@@ -487,7 +467,7 @@ class TimingWheel {
  private:
   static constexpr unsigned levels = 11;  // 6 bits each: 66 >= 64
   static constexpr unsigned none = 64;
-  // Vector storage always kept, in entries (1 MiB): the vector levels (and the near entries) of a wheel
+  // Vector storage always kept, in entries (1 MiB): the vector levels (and the near heap) of a wheel
   // of up to some 10^4 timers never give storage back.
   static constexpr std::size_t kept_floor = 65536;
   // Storage a vector slot always keeps, in entries (4 KiB): at most 512 KiB over its 128 slots.
@@ -887,7 +867,7 @@ class TimingWheel {
 
   void note_cascade(std::size_t moved) noexcept { largest_cascade_ = std::max(largest_cascade_, moved); }
 
-  // The earliest slot, chained: swapped for its bank if staged, to the near run if small (returns
+  // The earliest slot, chained: swapped for its bank if staged, to the near heap if small (returns
   // true), else cascaded. Out of line, so that `top` stays small enough to inline.
   [[gnu::noinline]] bool unchain(unsigned level, unsigned slot, std::uint64_t start, std::uint64_t end) {
     if (slot == staged_[level]) {
@@ -896,12 +876,10 @@ class TimingWheel {
     }
     Chain& chain = chain_at(level, slot);
     if (chain.size <= near_batch && end != 0) {
-      // Into the near run (empty here). On bad_alloc, as if not begun.
+      // Into the near heap (empty here): the chain's one block holds them. On bad_alloc, as if
+      // not begun.
       try {
-        for (const Block* block = chain.head; block != nullptr; block = block->next) {
-          const std::uint32_t count = chain.count_of(block);
-          for (std::uint32_t i = 0; i < count; ++i) append(near_, block->entries[i]);
-        }
+        for (std::uint32_t i = 0; i < chain.tail_count; ++i) append(near_, chain.head->entries[i]);
       } catch (...) {
         near_.clear();
         throw;
@@ -910,7 +888,7 @@ class TimingWheel {
       near_end_ = end;
       empty_keeping_head(chain);
       clear_bit(level, slot);
-      sort_near();
+      if (near_.size() == 2 && later(near_[0], near_[1])) std::swap(near_[0], near_[1]);  // a heap
       arm_stages();
       return true;
     }
@@ -973,28 +951,6 @@ class TimingWheel {
 
   static bool later(const WheelEntry& a, const WheelEntry& b) noexcept { return entry_before(b, a); }
 
-  // The near entries' earliest: the back of a sorted run, the front of a heap.
-  [[nodiscard]] const WheelEntry& near_top() const noexcept { return near_sorted_ ? near_.back() : near_.front(); }
-  // A slot just taken whole into `near_`: sorted, latest first, so that each pop takes the back.
-  void sort_near() noexcept {
-    // An insertion sort: a few entries (`near_batch`), where std::sort's setup costs more.
-    WheelEntry* const run = near_.data();
-    for (std::size_t i = 1; i < near_.size(); ++i) {
-      const WheelEntry e = run[i];
-      std::size_t j = i;
-      for (; j > 0 && later(e, run[j - 1]); --j) run[j] = run[j - 1];
-      run[j] = e;
-    }
-    near_sorted_ = true;
-  }
-  // Before a push joins the near entries: a run reversed (earliest first) is a heap already.
-  void near_to_heap() noexcept {
-    if (near_sorted_) [[unlikely]] {
-      std::reverse(near_.begin(), near_.end());
-      near_sorted_ = false;
-    }
-  }
-
   // The first key of `slot` at `level`, given the cursor: the cursor's bits above the level, the
   // slot's digit, zeros below.
   [[nodiscard]] std::uint64_t slot_start(unsigned level, unsigned slot) const noexcept {
@@ -1029,8 +985,8 @@ class TimingWheel {
     if (occupied_[level] == 0) levels_ &= ~(1U << level);
   }
 
-  // Re-places every entry relative to a cursor at the earliest key (the near entries' earliest, which
-  // precedes the whole wheel), emptying the near entries.
+  // Re-places every entry relative to a cursor at the earliest key (the near heap's top, which
+  // precedes the whole wheel), emptying the near heap.
   void restart() {
     if (has_pending_) resume();
     std::vector<WheelEntry> all;
@@ -1065,10 +1021,9 @@ class TimingWheel {
       }
     }
     all.insert(all.end(), near_.begin(), near_.end());
-    cursor_ = key_of(near_top().deadline);
+    cursor_ = key_of(near_.front().deadline);
     near_end_ = cursor_;
     near_.clear();
-    near_sorted_ = false;
     occupied_.fill(0);
     levels_ = 0;
     current_ = none;
@@ -1178,14 +1133,13 @@ class TimingWheel {
   std::uint32_t levels_ = 0;          // bit L: level L has an occupied slot
   std::uint32_t flip_ = 0;            // bit L: level L's slots are its second set (see `chains`)
   std::uint64_t cursor_ = 0;          // key of the wheel's position (<= every entry in the wheel)
-  std::uint64_t near_end_ = 0;        // keys below it go to the near entries (>= cursor_)
+  std::uint64_t near_end_ = 0;        // keys below it go to the near heap (>= cursor_)
   unsigned current_ = none;           // the level-0 slot being consumed (sorted), or none
   std::size_t front_ = 0;             // its next entry
   std::size_t size_ = 0;
-  std::size_t capacity_ = 0;                    // entries' worth of storage in the slots and the near entries
+  std::size_t capacity_ = 0;                    // entries' worth of storage in the slots and the near heap
   std::vector<std::vector<WheelEntry>> spare_;  // emptied slots' storage (see `recycle`)
-  std::vector<WheelEntry> near_;                // the keys below near_end_: a heap by `later`, or
-  bool near_sorted_ = false;                    // a run sorted by `later`, the earliest at the back
+  std::vector<WheelEntry> near_;                // min-heap (by `later`) of the keys below near_end_
   std::vector<WheelEntry> scratch_;
   // Entries whose move down the wheel a std::bad_alloc cut short (see "Out of memory"), placed
   // relative to the cursor by the next `top`: a vector's, or a chain's from its head block's entry
