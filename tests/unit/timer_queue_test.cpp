@@ -270,14 +270,16 @@ TEST_CASE("TimerQueue fires periodic timers of one interval, and alerts, in the 
   require_lanes_agree_with_model({60}, 20'000);
 }
 
-TEST_CASE("TimerQueue reports a timer's dropped ticks after other timers fire first, and drops them with it") {
+TEST_CASE(
+    "TimerQueue reports a timer's dropped ticks after other timers fire first, and drops them with it") {
   TimerQueue queue;
   const auto every_10 = [&](const std::string& name, std::int64_t start, nautilus::MissedTicks policy) {
     queue.set_timer(name, 10ns, nautilus::from_unix_ns(start), std::nullopt, {}, {.missed_ticks = policy},
                     ClockReading{0, 0});
   };
   every_10("a", 0, nautilus::MissedTicks::delay);  // ticks 10, 20, ...
-  queue.set_time_alert("b", nautilus::from_unix_ns(12), {}, nautilus::PastDeadline::error, ClockReading{0, 0});
+  queue.set_time_alert("b", nautilus::from_unix_ns(12), {}, nautilus::PastDeadline::error,
+                       ClockReading{0, 0});
   // At 45, a's ticks 10 to 30 are dropped for 40, which waits behind b (12): the count outlives
   // the call that dropped them.
   auto due = queue.pop_due(ClockReading{45, 45});
@@ -295,7 +297,8 @@ TEST_CASE("TimerQueue reports a timer's dropped ticks after other timers fire fi
 
   // Dropped again at 100 (55 to 85 for 95), then cancelled before its tick is delivered: a timer
   // set next, in the same slot, starts with nothing dropped, so `delay` leaves its phase alone.
-  queue.set_time_alert("c", nautilus::from_unix_ns(60), {}, nautilus::PastDeadline::error, ClockReading{50, 50});
+  queue.set_time_alert("c", nautilus::from_unix_ns(60), {}, nautilus::PastDeadline::error,
+                       ClockReading{50, 50});
   due = queue.pop_due(ClockReading{100, 100});
   REQUIRE(due.has_value());
   REQUIRE(due->event.name == "c");
@@ -312,7 +315,8 @@ TEST_CASE("TimerQueue reports a timer's dropped ticks after other timers fire fi
   REQUIRE_FALSE(queue.pop_due(ClockReading{113, 113}).has_value());
 }
 
-TEST_CASE("TimerQueue fires timers of more distinct intervals than it keeps rules for, each on its own ticks") {
+TEST_CASE(
+    "TimerQueue fires timers of more distinct intervals than it keeps rules for, each on its own ticks") {
   // 16,383 intervals at once have a rule each; the rest, and every timer with a stop, keep theirs
   // in a cell of their own. Each timer must fire at every multiple of its interval, in
   // (deadline, set order).
@@ -325,8 +329,8 @@ TEST_CASE("TimerQueue fires timers of more distinct intervals than it keeps rule
   for (std::int64_t i = 0; i < count; ++i) {
     const std::optional<nautilus::unix_nanos> stop =
         i % 5 == 0 ? std::optional{nautilus::from_unix_ns(3 * interval_of(i))} : std::nullopt;
-    queue.set_timer("p" + std::to_string(i), std::chrono::nanoseconds{interval_of(i)}, std::nullopt, stop,
-                    {}, {}, ClockReading{0, 0});
+    queue.set_timer("p" + std::to_string(i), std::chrono::nanoseconds{interval_of(i)}, std::nullopt, stop, {},
+                    {}, ClockReading{0, 0});
   }
   std::int64_t last_ts = 0;
   std::uint64_t last_set = 0;
@@ -347,7 +351,8 @@ TEST_CASE("TimerQueue fires timers of more distinct intervals than it keeps rule
   // Every rule is given back with its last timer, and taken again. Cancelled last, p1's rule (the
   // first made) is the first taken again, by x's new interval: p1's interval must not find it.
   std::size_t cancelled = 0;
-  for (std::int64_t i = count - 1; i >= 0; --i) cancelled += queue.cancel_timer("p" + std::to_string(i)) ? 1 : 0;
+  for (std::int64_t i = count - 1; i >= 0; --i)
+    cancelled += queue.cancel_timer("p" + std::to_string(i)) ? 1 : 0;
   REQUIRE(cancelled == static_cast<std::size_t>(count - count / 5));
   REQUIRE(queue.timer_count() == 0);
   queue.set_timer("x", 9ns, std::nullopt, std::nullopt, {}, {}, ClockReading{end, end});
@@ -775,8 +780,8 @@ TEST_CASE("TimerQueue keeps a pending periodic timer in at most 80 bytes, its ca
   // 2 * 10^4 named one-minute timers at random phases, re-armed into their lane for four minutes.
   // They share one interval rule, named in their records; the lane's ring grows by eighths, and
   // the emptied wheel frees its storage. It read 77; with the ring doubled and the wheel's storage
-  // kept, 90; with a 24-byte rule cell per timer as well, 114; before that, 147 (32-byte rules in a vector resized with the slots, the wheel's
-  // levels built in, its emptied slots keeping their blocks).
+  // kept, 90; with a 24-byte rule cell per timer as well, 114; before that, 147 (32-byte rules in a vector
+  // resized with the slots, the wheel's levels built in, its emptied slots keeping their blocks).
   TimerQueue queue;
   std::mt19937_64 random(13);
   std::uniform_int_distribution<std::int64_t> phase(0, 60'000'000'000 - 1);
@@ -816,14 +821,15 @@ TEST_CASE("TimerQueue's wheel gives back its storage once every tick has moved t
   TimerQueue queue;
   constexpr std::int64_t count = 1'000;
   for (std::int64_t i = 0; i < count; ++i) {
-    queue.set_timer("t" + std::to_string(i), std::chrono::nanoseconds{1'000'000}, nautilus::from_unix_ns(i * 997),
-                    std::nullopt, {}, {}, ClockReading{0, 0});
+    queue.set_timer("t" + std::to_string(i), std::chrono::nanoseconds{1'000'000},
+                    nautilus::from_unix_ns(i * 997), std::nullopt, {}, {}, ClockReading{0, 0});
   }
   std::uint64_t fired = 0;
   for (std::int64_t step = 1; step <= 16; ++step) {  // ticks at 1, 2 and 3 ms + i * 997, before 4 ms
     const std::int64_t now = step * 250'000 - 1;
     while (auto due = queue.pop_due(ClockReading{now, now})) {
-      REQUIRE(nautilus::to_unix_ns(due->event.ts_event) % 1'000'000 == static_cast<std::int64_t>(due->event.id - 1) % count * 997);
+      REQUIRE(nautilus::to_unix_ns(due->event.ts_event) % 1'000'000 ==
+              static_cast<std::int64_t>(due->event.id - 1) % count * 997);
       ++fired;
       queue.finish(*due);
     }

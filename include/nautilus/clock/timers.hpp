@@ -30,7 +30,7 @@
 #include <optional>     // std::optional
 #include <string>       // std::string
 #include <string_view>  // std::string_view
-#include <type_traits>    // std::decay_t, std::is_trivially_copyable_v
+#include <type_traits>  // std::decay_t, std::is_trivially_copyable_v
 #include <unordered_map>  // std::unordered_map
 #include <utility>        // std::move
 #include <vector>       // std::vector
@@ -611,8 +611,7 @@ class TimerQueue {
         period_chunks_.size() * sizeof(PeriodChunk) + period_chunks_.capacity() * sizeof(void*) +
         missed_chunks_.size() * sizeof(MissedChunk) + missed_chunks_.capacity() * sizeof(void*) +
         rules_.capacity() * sizeof(Rule) + rule_ids_.bucket_count() * sizeof(void*) +
-        rule_ids_.size() * rule_node_bytes +
-        free_.bytes() + index_.capacity() * sizeof(IndexEntry);
+        rule_ids_.size() * rule_node_bytes + free_.bytes() + index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
   }
 
@@ -963,8 +962,9 @@ class TimerQueue {
     }
     const std::uint64_t seq = next_seq_++;
     node = Node{.realtime = realtime,
-                .state = seq << Node::seq_shift | std::uint64_t{rule} << Node::rule_shift | Node::policy_bits(policy) |
-                         (periodic ? Node::periodic_flag : 0) | (named ? Node::named_flag : 0)};
+                .state = seq << Node::seq_shift | std::uint64_t{rule} << Node::rule_shift |
+                         Node::policy_bits(policy) | (periodic ? Node::periodic_flag : 0) |
+                         (named ? Node::named_flag : 0)};
     // The slot's callback is empty (recycled, or never set): constructed over, not swapped or
     // assigned, which would read the record (cold at 10^6 timers set in a batch) before writing it.
     ::new (static_cast<void*>(&callback_slot(slot))) TimerCallback(std::move(callback));
