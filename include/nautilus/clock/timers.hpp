@@ -16,24 +16,24 @@
 // both lines, and each event's `ts_event` is the realtime the tick was set for.
 #pragma once
 
-#include <algorithm>    // std::sort, std::min
-#include <array>        // std::array
-#include <chrono>       // std::chrono::nanoseconds
-#include <concepts>     // std::same_as
-#include <cstddef>      // std::size_t
-#include <cstdint>      // std::int64_t, std::uint64_t, std::uint32_t
-#include <cstring>      // std::memcpy
-#include <functional>   // std::function, std::invoke, std::bad_function_call
-#include <limits>       // std::numeric_limits
-#include <memory>       // std::unique_ptr, std::make_unique
-#include <new>          // std::launder
-#include <optional>     // std::optional
-#include <string>       // std::string
-#include <string_view>  // std::string_view
-#include <type_traits>  // std::decay_t, std::is_trivially_copyable_v
+#include <algorithm>      // std::sort, std::min
+#include <array>          // std::array
+#include <chrono>         // std::chrono::nanoseconds
+#include <concepts>       // std::same_as
+#include <cstddef>        // std::size_t
+#include <cstdint>        // std::int64_t, std::uint64_t, std::uint32_t
+#include <cstring>        // std::memcpy
+#include <functional>     // std::function, std::invoke, std::bad_function_call
+#include <limits>         // std::numeric_limits
+#include <memory>         // std::unique_ptr, std::make_unique
+#include <new>            // std::launder
+#include <optional>       // std::optional
+#include <string>         // std::string
+#include <string_view>    // std::string_view
+#include <type_traits>    // std::decay_t, std::is_trivially_copyable_v
 #include <unordered_map>  // std::unordered_map
 #include <utility>        // std::move
-#include <vector>       // std::vector
+#include <vector>         // std::vector
 
 #include "nautilus/clock/concepts.hpp"             // Clock
 #include "nautilus/clock/detail/compact_name.hpp"  // CompactName
