@@ -280,37 +280,28 @@ TEST_CASE(
   every_10("a", 0, nautilus::MissedTicks::delay);  // ticks 10, 20, ...
   queue.set_time_alert("b", nautilus::from_unix_ns(12), {}, nautilus::PastDeadline::error,
                        ClockReading{0, 0});
+  // The next event due at `now`, delivered: "name@ts_event missed n".
+  const auto next_event = [&](std::int64_t now) {
+    auto due = queue.pop_due(ClockReading{now, now});
+    REQUIRE(due.has_value());
+    queue.finish(*due);
+    return due->event.name + "@" + std::to_string(nautilus::to_unix_ns(due->event.ts_event)) + " missed " +
+           std::to_string(due->event.missed);
+  };
   // At 45, a's ticks 10 to 30 are dropped for 40, which waits behind b (12): the count outlives
   // the call that dropped them.
-  auto due = queue.pop_due(ClockReading{45, 45});
-  REQUIRE(due.has_value());
-  REQUIRE(due->event.name == "b");
-  REQUIRE(due->event.missed == 0);
-  queue.finish(*due);
-  due = queue.pop_due(ClockReading{45, 45});
-  REQUIRE(due.has_value());
-  REQUIRE(due->event.name == "a");
-  REQUIRE(nautilus::to_unix_ns(due->event.ts_event) == 40);
-  REQUIRE(due->event.missed == 3);
-  queue.finish(*due);
+  REQUIRE(next_event(45) == "b@12 missed 0");
+  REQUIRE(next_event(45) == "a@40 missed 3");
   REQUIRE(queue.next_time("a") == nautilus::from_unix_ns(55));  // delay: re-phased from the fire at 45
 
   // Dropped again at 100 (55 to 85 for 95), then cancelled before its tick is delivered: a timer
   // set next, in the same slot, starts with nothing dropped, so `delay` leaves its phase alone.
   queue.set_time_alert("c", nautilus::from_unix_ns(60), {}, nautilus::PastDeadline::error,
                        ClockReading{50, 50});
-  due = queue.pop_due(ClockReading{100, 100});
-  REQUIRE(due.has_value());
-  REQUIRE(due->event.name == "c");
-  queue.finish(*due);
+  REQUIRE(next_event(100) == "c@60 missed 0");
   REQUIRE(queue.cancel_timer("a"));
   every_10("d", 100, nautilus::MissedTicks::delay);  // ticks 110, 120, ...
-  due = queue.pop_due(ClockReading{113, 113});
-  REQUIRE(due.has_value());
-  REQUIRE(due->event.name == "d");
-  REQUIRE(nautilus::to_unix_ns(due->event.ts_event) == 110);
-  REQUIRE(due->event.missed == 0);
-  queue.finish(*due);
+  REQUIRE(next_event(113) == "d@110 missed 0");
   REQUIRE(queue.next_time("d") == nautilus::from_unix_ns(120));
   REQUIRE_FALSE(queue.pop_due(ClockReading{113, 113}).has_value());
 }
