@@ -283,10 +283,11 @@ struct ClockReading {
 // - a slab of timer records, indexed by slot, each 32 bytes: what every timer needs to be fired
 //   (16 bytes: the next tick's realtime, the creation sequence, flags; the monotonic deadline is
 //   the wheel entry's key) beside its 16-byte `TimerCallback`, two records to a cache line. Names
-//   (16 bytes, detail/compact_name.hpp, and a 4-byte index tag) and period rules (24 bytes) live in
-//   side arrays indexed by the same slot, created only once a named or periodic timer is set (see
-//   `Period`): all touched once per fire, and all prefetched together. A pending anonymous alert
-//   thus costs about 50 bytes, its callback included;
+//   (16 bytes, detail/compact_name.hpp, and a 4-byte index tag) live in a side array indexed by the
+//   same slot, created only once a named timer is set (`SideChunks`), touched and prefetched with
+//   the record. A periodic timer names a shared rule of its interval from its record, and keeps a
+//   16-byte period cell only if it has a stop (see `Cadence`). A pending anonymous alert thus
+//   costs about 50 bytes, its callback included;
 // - an open-addressing name index (linear probing, backward-shift deletion, 4-byte entries with 7
 //   bits of the name's hash), so a name costs one probe sequence and no allocation per timer. A timer
 //   retired while its callback runs keeps its entry, marked, until the callback returns, so a
@@ -518,7 +519,7 @@ class TimerQueue {
     Cadence cadence{};
     if (periodic) {
       cadence = cadence_of(slot, node);
-      if (missed_live_ != 0 && has_missed_cell(slot)) missed = missed_at(slot);  // reset below
+      missed = missed_of(slot);  // reset below
       const std::int64_t from =
           node.policy() == MissedTicks::delay && missed != 0 ? now.monotonic_ns : fire_at;
       next = from > max_ns - cadence.interval ? max_ns : from + cadence.interval;
@@ -557,10 +558,7 @@ class TimerQueue {
     } else {
       overflowing_.push_back(slot);  // room was made above
     }
-    if (missed != 0) {
-      missed_at(slot) = 0;
-      --missed_live_;
-    }
+    if (missed != 0) reset_missed(slot);
     if (next != max_ns) {
       const std::int64_t realtime_offset = node.realtime - fire_at;
       node.realtime = next + realtime_offset;  // the realtime the next tick is set for
@@ -605,13 +603,11 @@ class TimerQueue {
   // excluding what callbacks capture on the heap.
   [[nodiscard]] std::size_t bytes_per_timer() const noexcept {
     if (pending_ == 0) return 0;
-    const std::size_t bytes =
-        chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() + lane_bytes() +
-        name_chunks_.size() * sizeof(NameChunk) + name_chunks_.capacity() * sizeof(void*) + name_heap_bytes_ +
-        period_chunks_.size() * sizeof(PeriodChunk) + period_chunks_.capacity() * sizeof(void*) +
-        missed_chunks_.size() * sizeof(MissedChunk) + missed_chunks_.capacity() * sizeof(void*) +
-        rules_.capacity() * sizeof(Rule) + rule_ids_.bucket_count() * sizeof(void*) +
-        rule_ids_.size() * rule_node_bytes + free_.bytes() + index_.capacity() * sizeof(IndexEntry);
+    const std::size_t bytes = chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) +
+                              wheel_.bytes() + lane_bytes() + names_.bytes() + name_heap_bytes_ +
+                              periods_.bytes() + missed_.bytes() + rules_.capacity() * sizeof(Rule) +
+                              rule_ids_.bucket_count() * sizeof(void*) + rule_ids_.size() * rule_node_bytes +
+                              free_.bytes() + index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
   }
 
@@ -635,7 +631,7 @@ class TimerQueue {
   // deadline is not here: it is the key of the timer's wheel entry, which every fire holds (the
   // realtime moves with it, by the same amount).
   struct Node {
-    // Its Period is period_at(slot).
+    // Its interval and stop are cadence_of(slot).
     static constexpr std::uint64_t periodic_flag = 1;
     // Its name is name_at(slot), its tag tag_at(slot).
     static constexpr std::uint64_t named_flag = 2;
@@ -652,7 +648,7 @@ class TimerQueue {
     // Bits 8 and 9: a periodic timer's MissedTicks policy.
     static constexpr unsigned policy_shift = 8;
     // Bits 10 to 23: a periodic timer's interval rule (`rules_`), or 0 if its interval and stop are
-    // in its Period cell (see `Rule`).
+    // in its period cell (see `Cadence`).
     static constexpr unsigned rule_shift = 10;
     static constexpr unsigned rule_width = 14;
     static constexpr std::uint64_t rule_field = ((std::uint64_t{1} << rule_width) - 1) << rule_shift;
@@ -696,17 +692,16 @@ class TimerQueue {
   // have no stop. So a timer with no stop names its interval by a rule number in its node (`rules_`,
   // counted references, found by interval in `rule_ids_` when the timer is set): it needs no bytes
   // of its own, and a fire reads the interval from a table that stays in cache. A timer with a stop,
-  // or set while 16,383 distinct intervals are in use, has rule 0 and keeps both in its `Period`
-  // cell, in chunks that exist from the first such timer on. Ticks dropped under skip and delay are
-  // counted per timer until its next event reports them (`missed_at`), in chunks that exist from
-  // the first dropped tick on. Measured at 10^5 one-minute timers: 101.5 -> 77.3 bytes per timer
+  // or set while 16,383 distinct intervals are in use, has rule 0 and keeps both in its period
+  // cell (`period_at`), in chunks that exist from the first such timer on. Ticks dropped under skip
+  // and delay are counted per timer until its next event reports them (`missed_of`), in chunks that
+  // exist from the first dropped tick on. Measured at 10^5 one-minute timers: 101.5 -> 77.3 bytes per timer
   // (the 24-byte {interval, stop, missed} cell of every periodic timer before).
   struct Cadence {
     std::int64_t interval = 0;
     std::int64_t stop = max_ns;
   };
-  using Period = Cadence;
-  static_assert(sizeof(Period) == 16);
+  static_assert(sizeof(Cadence) == 16);
   struct Rule {
     std::int64_t interval = 0;
     std::uint32_t refs = 0;       // pending timers of this rule; 0: free
@@ -931,19 +926,19 @@ class TimerQueue {
     if ((slot >> chunk_bits) == chunks_.size()) chunks_.push_back(std::make_unique<Record[]>(std::size_t{1} << chunk_bits));
     // A named timer's slot needs its name chunk.
     if (named) {
-      while (!has_name_cell(slot)) name_chunks_.push_back(std::make_unique<NameChunk>());
+      names_.ensure(slot);
     }
     if (named && lookup.zombie_bucket == no_bucket && index_full()) {
       grow_index();
       lookup.free_bucket = no_bucket;  // the buckets moved
     }
     // A periodic timer's rule, the last step that may throw but one: a timer with a stop, or one
-    // whose interval finds no rule free, needs its Period cell instead (and has no rule to give back).
+    // whose interval finds no rule free, needs its period cell instead (and has no rule to give back).
     // (Anonymous timers are one-shot alerts: their sets, inlined, leave this out.)
     const bool periodic = named && interval != 0;
     const std::uint32_t rule = periodic && stop == max_ns ? acquire_rule(interval) : 0;
     if (periodic && rule == 0) {
-      while (!has_period_cell(slot)) period_chunks_.push_back(std::make_unique<PeriodChunk>());
+      periods_.ensure(slot);
     }
     if (listed) {
       take_free();
@@ -952,7 +947,7 @@ class TimerQueue {
       ++unused_;
     }
     ++taken_;
-    if (periodic && rule == 0) period_at(slot) = Period{interval, stop};
+    if (periodic && rule == 0) period_at(slot) = Cadence{interval, stop};
     Node& node = node_at(slot);
     if (named) {
       detail::CompactName& cell = name_at(slot);
@@ -1022,10 +1017,7 @@ class TimerQueue {
   [[gnu::noinline]] void forget_period(std::uint32_t slot) noexcept {
     Node& node = node_at(slot);
     if (node.rule() != 0) release_rule(node.rule());
-    if (missed_live_ != 0 && has_missed_cell(slot) && missed_at(slot) != 0) {
-      missed_at(slot) = 0;  // its dropped ticks die with it
-      --missed_live_;
-    }
+    reset_missed(slot);  // its dropped ticks die with it
     node.set(Node::periodic_flag, false);
   }
 
@@ -1263,6 +1255,27 @@ class TimerQueue {
   static constexpr unsigned chunk_bits = 8;
   // A slot's place in its chunk (records' and names' alike).
   static constexpr std::uint32_t within_chunk(std::uint32_t slot) noexcept { return slot & ((1U << chunk_bits) - 1); }
+  // A side array by slot (names, period cells, dropped-tick counts): chunks of the records' size,
+  // made when a slot that needs one is set, so there is no growth slack and nothing moves as they
+  // grow. A queue that never sets such a timer holds none.
+  template <class Chunk>
+  class SideChunks {
+   public:
+    [[nodiscard]] bool has(std::uint32_t slot) const noexcept {
+      return (slot >> chunk_bits) < chunks_.size();
+    }
+    [[nodiscard]] Chunk& of(std::uint32_t slot) const noexcept { return *chunks_[slot >> chunk_bits]; }
+    // Makes the chunks up to `slot`'s. On std::bad_alloc the chunks made so far stay, unused.
+    void ensure(std::uint32_t slot) {
+      while (!has(slot)) chunks_.push_back(std::make_unique<Chunk>());
+    }
+    [[nodiscard]] std::size_t bytes() const noexcept {
+      return chunks_.size() * sizeof(Chunk) + chunks_.capacity() * sizeof(void*);
+    }
+
+   private:
+    std::vector<std::unique_ptr<Chunk>> chunks_;
+  };
   std::vector<std::unique_ptr<Record[]>> chunks_;
   std::uint32_t slot_count_ = 0;  // slots created, pending or free
   [[nodiscard]] Record& record(std::uint32_t slot) const noexcept {
@@ -1272,38 +1285,31 @@ class TimerQueue {
   [[nodiscard]] TimerCallback& callback_slot(std::uint32_t slot) const noexcept {
     return record(slot).callback;
   }
-  // Named timers' names and index tags (a tag: the name's hash's low bits, its home bucket), by
-  // slot, in chunks of the records' size that exist from the first named timer on: no growth slack
-  // (a vector's doubling left 6 bytes per named timer unused at 10^5), and nothing moves as they grow.
+  // Named timers' names and index tags (a tag: the name's hash's low bits, its home bucket), from
+  // the first named timer on (a vector's doubling left 6 bytes per named timer unused at 10^5).
   struct NameChunk {
     std::array<detail::CompactName, std::size_t{1} << chunk_bits> names;
     std::array<std::uint32_t, std::size_t{1} << chunk_bits> tags{};
   };
-  std::vector<std::unique_ptr<NameChunk>> name_chunks_;
-  [[nodiscard]] bool has_name_cell(std::uint32_t slot) const noexcept {
-    return (slot >> chunk_bits) < name_chunks_.size();
-  }
+  SideChunks<NameChunk> names_;
+  [[nodiscard]] bool has_name_cell(std::uint32_t slot) const noexcept { return names_.has(slot); }
   [[nodiscard]] detail::CompactName& name_at(std::uint32_t slot) const noexcept {
-    return name_chunks_[slot >> chunk_bits]->names[within_chunk(slot)];
+    return names_.of(slot).names[within_chunk(slot)];
   }
   [[nodiscard]] std::uint32_t& tag_at(std::uint32_t slot) const noexcept {
-    return name_chunks_[slot >> chunk_bits]->tags[within_chunk(slot)];
+    return names_.of(slot).tags[within_chunk(slot)];
   }
   std::size_t name_heap_bytes_ = 0;  // long names' blocks (see detail::CompactName)
-  // Periodic timers' rules by slot, in chunks of the records' size that exist from the first periodic
-  // timer on: no growth slack (a vector resized with the slots left 6 bytes per periodic timer unused
-  // at 10^5), and nothing moves as they grow.
+  // The period cells of periodic timers with rule 0 (see `Cadence`), from the first such timer on.
   struct PeriodChunk {
-    std::array<Period, std::size_t{1} << chunk_bits> periods;
+    std::array<Cadence, std::size_t{1} << chunk_bits> periods;
   };
-  std::vector<std::unique_ptr<PeriodChunk>> period_chunks_;
-  [[nodiscard]] bool has_period_cell(std::uint32_t slot) const noexcept {
-    return (slot >> chunk_bits) < period_chunks_.size();
+  SideChunks<PeriodChunk> periods_;
+  [[nodiscard]] bool has_period_cell(std::uint32_t slot) const noexcept { return periods_.has(slot); }
+  [[nodiscard]] Cadence& period_at(std::uint32_t slot) const noexcept {
+    return periods_.of(slot).periods[within_chunk(slot)];
   }
-  [[nodiscard]] Period& period_at(std::uint32_t slot) const noexcept {
-    return period_chunks_[slot >> chunk_bits]->periods[within_chunk(slot)];
-  }
-  // A periodic timer's interval and stop: its rule's, or else its Period cell's.
+  // A periodic timer's interval and stop: its rule's, or else its period cell's.
   [[nodiscard]] Cadence cadence_of(std::uint32_t slot, const Node& node) const noexcept {
     const std::uint32_t rule = node.rule();
     return rule != 0 ? Cadence{rules_[rule].interval, max_ns} : period_at(slot);
@@ -1348,18 +1354,25 @@ class TimerQueue {
   struct MissedChunk {
     std::array<std::uint64_t, std::size_t{1} << chunk_bits> counts{};
   };
-  std::vector<std::unique_ptr<MissedChunk>> missed_chunks_;
+  SideChunks<MissedChunk> missed_;
   std::size_t missed_live_ = 0;  // cells that are not zero
-  [[nodiscard]] bool has_missed_cell(std::uint32_t slot) const noexcept {
-    return (slot >> chunk_bits) < missed_chunks_.size();
-  }
   [[nodiscard]] std::uint64_t& missed_at(std::uint32_t slot) const noexcept {
-    return missed_chunks_[slot >> chunk_bits]->counts[within_chunk(slot)];
+    return missed_.of(slot).counts[within_chunk(slot)];
+  }
+  // The slot's count, 0 if it has no cell.
+  [[nodiscard]] std::uint64_t missed_of(std::uint32_t slot) const noexcept {
+    return missed_live_ != 0 && missed_.has(slot) ? missed_at(slot) : 0;
   }
   // The slot's cell, created if need be. On std::bad_alloc nothing has changed.
   std::uint64_t& missed_cell(std::uint32_t slot) {
-    while (!has_missed_cell(slot)) missed_chunks_.push_back(std::make_unique<MissedChunk>());
+    missed_.ensure(slot);
     return missed_at(slot);
+  }
+  // Zeroes the slot's count (reported, or dropped with its timer).
+  void reset_missed(std::uint32_t slot) noexcept {
+    if (missed_of(slot) == 0) return;
+    missed_at(slot) = 0;
+    --missed_live_;
   }
   // Deliveries of a slot past its node's count of 15 (see `Node::max_deliveries`).
   std::vector<std::uint32_t> overflowing_;

@@ -127,16 +127,7 @@ class TimingWheel {
   TimingWheel& operator=(const TimingWheel&) = delete;
   TimingWheel(TimingWheel&&) = delete;
   TimingWheel& operator=(TimingWheel&&) = delete;
-  ~TimingWheel() {
-    for (const auto& level : chain_sets_) {
-      if (level == nullptr) continue;
-      for (const auto& set : *level) {
-        for (const Chain& chain : set) delete_blocks(chain.head);
-      }
-    }
-    delete_blocks(pending_chain_.head);
-    delete_blocks(pool_);
-  }
+  ~TimingWheel() { delete_all_blocks(); }
 
   // Stage a slot's cascade once it holds more than this many entries (the constructor's default).
   // Below it a cascade is cheap: 32 entries move in about 150 ns here.
@@ -344,18 +335,12 @@ class TimingWheel {
 
   // Gives back what an empty wheel keeps for reuse (its blocks, its chained levels, its slots'
   // storage), leaving it as new; does nothing unless it is empty. For a wheel left idle (see
-  // TimerQueue's `drop_top`).
+  // TimerQueue's `requeue`).
   [[gnu::noinline]] void release_storage() noexcept {
     if (size_ != 0) return;
     clear();
-    for (auto& level : chain_sets_) {
-      if (level == nullptr) continue;
-      for (const auto& set : *level) {
-        for (const Chain& chain : set) delete_blocks(chain.head);  // heads kept by emptied slots
-      }
-      level.reset();
-    }
-    delete_blocks(pool_);
+    delete_all_blocks();  // the pool's, and the heads that emptied slots kept
+    for (auto& level : chain_sets_) level.reset();
     pool_ = nullptr;
     pooled_ = 0;
     blocks_ = 0;
@@ -611,6 +596,20 @@ class TimingWheel {
       delete list;
       list = next;
     }
+  }
+
+  // Deletes every block: every chain's (both sets of every level), the pending chain's and the
+  // pool's. The chains still point at them: for the destructor, and `release_storage`, which then
+  // drops the levels.
+  void delete_all_blocks() noexcept {
+    for (const auto& level : chain_sets_) {
+      if (level == nullptr) continue;
+      for (const auto& set : *level) {
+        for (const Chain& chain : set) delete_blocks(chain.head);
+      }
+    }
+    delete_blocks(pending_chain_.head);
+    delete_blocks(pool_);
   }
 
   // Compacts a chain in place, dropping the entries for which `stale` holds, and the head block's
