@@ -902,51 +902,50 @@ TEST_CASE("TimerQueue copies a name given as a std::string_view: the caller's bu
   queue.finish(*due);
 }
 
-TEST_CASE("TimerQueue fires in (deadline, set order) through the wheel's staged cascades, with cancels") {
-  // 20,000 alerts over 1 ms, each fire setting a replacement up to 1 ms later (one in 8 at the
-  // same time: ties), one step in 16 cancelling a random pending alert by handle, and every 50,000
-  // steps a burst of cancels by name, enough to make the queue sweep its stale entries. Each alert
-  // is named after its set order, so the event says which one fired. Slots
-  // of every level from 2 up then hold more than the wheel's stage threshold, so they are staged
-  // (detail/timing_wheel.hpp), and cancels sweep half-drained slots. The events must leave in the
-  // order of a sorted model: deadline, then the order the alerts were set.
+namespace {
+
+// Named alerts set into a TimerQueue and into a model, sorted by (deadline, set order); each is named
+// after its set order, so an event says which one fired.
+struct AlertModel {
   TimerQueue queue;
   std::map<std::pair<std::int64_t, std::uint64_t>, nautilus::TimerHandle> model;  // (deadline, set order)
   std::vector<std::pair<std::int64_t, std::uint64_t>> keys;                       // for random cancels
-  std::mt19937_64 rng{20261126};
+  std::mt19937_64 rng;
   std::uint64_t order = 0;
   std::int64_t now = 0;
-  auto set = [&](std::int64_t deadline) {
+
+  explicit AlertModel(std::uint64_t seed) : rng(seed) {}
+
+  void set(std::int64_t deadline) {
     ++order;
     const nautilus::TimerHandle handle =
         queue.set_time_alert(std::to_string(order), nautilus::from_unix_ns(deadline), {},
                              nautilus::PastDeadline::fire_now, ClockReading{now, now});
     model.emplace(std::pair{deadline, order}, handle);
     keys.emplace_back(deadline, order);
-  };
-  for (int i = 0; i < 20'000; ++i) set(static_cast<std::int64_t>(rng() % 1'000'000));
-  std::uint64_t fired = 0;
-  for (int step = 0; step < 200'000; ++step) {
-    if (step % 16 == 0) {
-      const auto key = keys[rng() % keys.size()];
-      const auto it = model.find(key);
-      if (it != model.end()) {
-        REQUIRE(queue.cancel_timer(it->second));
-        model.erase(it);
+  }
+  // Cancels a random alert set before, by handle, if it is still pending.
+  void cancel_one() {
+    const auto key = keys[rng() % keys.size()];
+    if (const auto it = model.find(key); it != model.end()) {
+      REQUIRE(queue.cancel_timer(it->second));
+      model.erase(it);
+    }
+  }
+  // Cancels three pending alerts in five, by name: enough stale entries to make the queue sweep.
+  void cancel_many() {
+    for (auto it = model.begin(); it != model.end();) {
+      if (rng() % 5 < 3) {
+        REQUIRE(queue.cancel_timer(std::to_string(it->first.second)));
+        it = model.erase(it);
+      } else {
+        ++it;
       }
     }
-    if (step % 50'000 == 25'000) {
-      for (auto it = model.begin(); it != model.end();) {
-        if (rng() % 5 < 3) {
-          REQUIRE(queue.cancel_timer(std::to_string(it->first.second)));
-          it = model.erase(it);
-        } else {
-          ++it;
-        }
-      }
-      REQUIRE(queue.timer_count() == model.size());
-      while (model.size() < 20'000) set(now + 1 + static_cast<std::int64_t>(rng() % 1'000'000));
-    }
+    REQUIRE(queue.timer_count() == model.size());
+  }
+  // Fires the earliest alert, which must be the model's.
+  void fire_next() {
     now = model.begin()->first.first;
     auto due = queue.pop_due(ClockReading{now, now});
     REQUIRE(due.has_value());
@@ -954,10 +953,66 @@ TEST_CASE("TimerQueue fires in (deadline, set order) through the wheel's staged 
     REQUIRE(due->event.name == std::to_string(model.begin()->first.second));  // set first among ties
     model.erase(model.begin());
     queue.finish(*due);
-    ++fired;
-    set(step % 8 == 0 ? now : now + 1 + static_cast<std::int64_t>(rng() % 1'000'000));
-    if (keys.size() > 100'000) keys.erase(keys.begin(), keys.begin() + 50'000);
   }
-  CHECK(fired == 200'000);
-  CHECK(queue.timer_count() == model.size());
+};
+
+}  // namespace
+
+TEST_CASE("TimerQueue fires in (deadline, set order) through the wheel's staged cascades, with cancels") {
+  // 20,000 alerts over 1 ms, each fire setting a replacement up to 1 ms later (one in 8 at the
+  // same time: ties), one step in 16 cancelling a random pending alert by handle, and every 50,000
+  // steps a burst of cancels by name, enough to make the queue sweep its stale entries. Slots
+  // of every level from 2 up then hold more than the wheel's stage threshold, so they are staged
+  // (detail/timing_wheel.hpp), and cancels sweep half-drained slots. The events must leave in the
+  // order of a sorted model: deadline, then the order the alerts were set.
+  AlertModel m{20261126};
+  for (int i = 0; i < 20'000; ++i) m.set(static_cast<std::int64_t>(m.rng() % 1'000'000));
+  for (int step = 0; step < 200'000; ++step) {
+    if (step % 16 == 0) m.cancel_one();
+    if (step % 50'000 == 25'000) {
+      m.cancel_many();
+      while (m.model.size() < 20'000) m.set(m.now + 1 + static_cast<std::int64_t>(m.rng() % 1'000'000));
+    }
+    m.fire_next();
+    m.set(step % 8 == 0 ? m.now : m.now + 1 + static_cast<std::int64_t>(m.rng() % 1'000'000));
+    if (m.keys.size() > 100'000) m.keys.erase(m.keys.begin(), m.keys.begin() + 50'000);
+  }
+  CHECK(m.queue.events_fired() == 200'000);
+  CHECK(m.queue.timer_count() == m.model.size());
+}
+
+TEST_CASE(
+    "TimerQueue fires batches set into an empty queue in (deadline, set order), among later sets and "
+    "cancels") {
+  // Rounds of 1 to 5,000 alerts set into an emptied queue: they wait, unsorted, in the batch run's
+  // inbox and are sorted at the first read (detail/batch_run.hpp). While a round is read, one fire
+  // in 4 sets an alert (into the wheel: at the same time as the fire, a tie with the run's entries,
+  // or later), one in 16 cancels a random pending alert by handle, and once a round a burst of
+  // cancels by name makes the queue sweep stale entries from the run half read. The events must
+  // leave in the order of a sorted model.
+  AlertModel m{20261127};
+  for (int round = 0; round < 24; ++round) {
+    REQUIRE(m.queue.timer_count() == 0);
+    m.keys.clear();
+    const std::size_t size = round % 6 == 0 ? 1 + m.rng() % 63 : 1 + m.rng() % 5'000;
+    // Every other round on a coarse grid (1 us): many ties within the batch, and with alerts set at
+    // the time of a fire.
+    const std::int64_t grid = round % 2 == 0 ? 1 : 1'000;
+    for (std::size_t i = 0; i < size; ++i) {
+      m.set(m.now + static_cast<std::int64_t>(m.rng() % 1'000'000) / grid * grid);
+    }
+    const std::size_t burst_at = m.model.size() / 2;
+    for (std::size_t step = 0; !m.model.empty(); ++step) {
+      if (step % 16 == 5) m.cancel_one();
+      if (step == burst_at) {
+        m.cancel_many();
+        if (m.model.empty()) break;
+      }
+      m.fire_next();
+      if (step % 4 == 0) m.set(step % 8 == 0 ? m.now : m.now + static_cast<std::int64_t>(m.rng() % 2'000));
+    }
+    REQUIRE_FALSE(m.queue.next_deadline_ns().has_value());
+    m.now += 1;
+  }
+  CHECK(m.queue.events_fired() > 30'000);
 }

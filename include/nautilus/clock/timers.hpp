@@ -36,6 +36,7 @@
 #include <vector>         // std::vector
 
 #include "nautilus/clock/concepts.hpp"             // Clock
+#include "nautilus/clock/detail/batch_run.hpp"     // BatchRun
 #include "nautilus/clock/detail/compact_name.hpp"  // CompactName
 #include "nautilus/clock/detail/lane.hpp"          // Lane
 #include "nautilus/clock/detail/platform.hpp"      // NAUTILUS_CLOCK_PREFETCH
@@ -394,6 +395,7 @@ class TimerQueue {
       if (node_at(slot).seq() != 0) retire(slot);
     }
     wheel_.clear();
+    batch_.clear();
     for (detail::Lane& lane : lanes_) lane = detail::Lane{};
     lanes_used_ = 0;
     top_ = nullptr;
@@ -603,11 +605,11 @@ class TimerQueue {
   // excluding what callbacks capture on the heap.
   [[nodiscard]] std::size_t bytes_per_timer() const noexcept {
     if (pending_ == 0) return 0;
-    const std::size_t bytes = chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) +
-                              wheel_.bytes() + lane_bytes() + names_.bytes() + name_heap_bytes_ +
-                              periods_.bytes() + missed_.bytes() + rules_.capacity() * sizeof(Rule) +
-                              rule_ids_.bucket_count() * sizeof(void*) + rule_ids_.size() * rule_node_bytes +
-                              free_.bytes() + index_.capacity() * sizeof(IndexEntry);
+    const std::size_t bytes =
+        chunks_.size() * (std::size_t{1} << chunk_bits) * sizeof(Record) + wheel_.bytes() + batch_.bytes() +
+        lane_bytes() + names_.bytes() + name_heap_bytes_ + periods_.bytes() + missed_.bytes() +
+        rules_.capacity() * sizeof(Rule) + rule_ids_.bucket_count() * sizeof(void*) +
+        rule_ids_.size() * rule_node_bytes + free_.bytes() + index_.capacity() * sizeof(IndexEntry);
     return bytes / pending_;
   }
 
@@ -615,6 +617,11 @@ class TimerQueue {
   static constexpr std::int64_t max_ns = std::numeric_limits<std::int64_t>::max();
   // Below this many pending timers, their records stay in cache: fires look ahead for nothing.
   static constexpr std::size_t prefetch_floor = 4096;
+  // How far ahead in the batch run a fire prefetches a record.
+  static constexpr std::size_t run_prefetch_distance = 8;
+  // Where `peek` found the earliest entry, besides a lane's index (`top_lane_`).
+  static constexpr int from_wheel = -1;
+  static constexpr int from_run = -2;
   static constexpr std::uint32_t no_slot = std::numeric_limits<std::uint32_t>::max();
   static constexpr std::string_view anonymous_name = "(anonymous)";
   // An entry packs (creation sequence, slot) into one word: 40 bits of sequence (10^12 timers set
@@ -1061,6 +1068,7 @@ class TimerQueue {
     if (stale_ > 64 && stale_ * 2 > queued()) {
       const auto stale = [this](const Entry& e) { return is_stale(e); };
       wheel_.remove_if(stale);
+      batch_.remove_if(stale);
       for (unsigned k = 0; k < lanes_used_; ++k) lanes_[k].remove_if(stale);
       top_ = nullptr;
       stale_ = 0;
@@ -1078,8 +1086,8 @@ class TimerQueue {
   // and the second question costs nothing.
   [[nodiscard]] const Entry* peek(std::int64_t limit) {
     if (top_ != nullptr) return top_->deadline <= limit ? top_ : nullptr;
-    if (lanes_used_ != 0) return peek_with_lanes(limit);
-    top_lane_ = -1;
+    if (lanes_used_ != 0 || !batch_.empty()) return peek_with_lanes(limit);
+    top_lane_ = from_wheel;
     for (;;) {
       const Entry* top = wheel_top(limit);
       if (top == nullptr) return nullptr;
@@ -1089,10 +1097,11 @@ class TimerQueue {
     }
   }
 
-  // `peek` once a lane is in use: the lanes' earliest front, or the wheel's top if it comes first
-  // (the wheel need not move past that front). Out of line, so that `peek` stays small enough to
-  // inline where no periodic timer has been re-armed.
+  // `peek` once a lane or the batch run is in use: the earliest of the lanes' fronts, the run's front
+  // and the wheel's top (the wheel need not move past the others' earliest). Out of line, so that
+  // `peek` stays small enough to inline where neither is in use.
   [[gnu::noinline]] const Entry* peek_with_lanes(std::int64_t limit) {
+    if (!batch_.empty()) return peek_batch(limit);
     // One interval's lane and an empty wheel (a backtest of bar timers): its front, in a function
     // small enough to save few registers (the general case is another call).
     if (const detail::Lane& lane = lanes_[0];
@@ -1107,7 +1116,7 @@ class TimerQueue {
   [[gnu::noinline]] const Entry* peek_lanes_and_wheel(std::int64_t limit) {
     for (;;) {
       const Entry* lane_top = nullptr;
-      int from = -1;
+      int from = from_wheel;
       for (unsigned k = 0; k < lanes_used_; ++k) {
         const detail::Lane& lane = lanes_[k];
         if (!lane.empty() && (lane_top == nullptr || detail::entry_before(lane.front(), *lane_top))) {
@@ -1115,13 +1124,18 @@ class TimerQueue {
           from = static_cast<int>(k);
         }
       }
+      if (!batch_.read() && (lane_top == nullptr || detail::entry_before(batch_.front(), *lane_top))) {
+        lane_top = &batch_.front();
+        from = from_run;
+      }
       if (lane_top == nullptr) {
-        lanes_used_ = 0;  // every lane is empty: `peek` takes the wheel's path until one is used again
+        lanes_used_ =
+            0;  // every lane and the run are empty: `peek` takes the wheel's path until one is used again
         return peek(limit);
       }
       const Entry* top = wheel_top(lane_top->deadline < limit ? lane_top->deadline : limit);
       if (top != nullptr && detail::entry_before(*top, *lane_top)) {
-        from = -1;
+        from = from_wheel;
       } else {
         top = lane_top;
       }
@@ -1130,6 +1144,38 @@ class TimerQueue {
       if (stale_ == 0 || !is_stale(*top)) return top_ = top;
       drop_top();
       --stale_;
+    }
+  }
+
+  // `peek` while the batch run holds entries: sorted at the first read after a batch was set into an
+  // empty queue (see detail/batch_run.hpp); then the run's front, or the earliest of it, the lanes'
+  // fronts and the wheel's top.
+  [[gnu::noinline]] const Entry* peek_batch(std::int64_t limit) {
+    batch_.settle();
+    if (lanes_used_ == 0 && wheel_.size() == 0) return peek_run(limit);
+    return peek_lanes_and_wheel(limit);
+  }
+
+  // The batch run's front, when nothing else is pending.
+  [[nodiscard]] const Entry* peek_run(std::int64_t limit) {
+    for (;;) {
+      if (batch_.read()) return peek(limit);  // every entry left was stale
+      const Entry& front = batch_.front();
+      if (stale_ != 0 && is_stale(front)) {
+        batch_.pop_front();
+        --stale_;
+        continue;
+      }
+      if (front.deadline > limit) return nullptr;
+      if (pending_ > prefetch_floor) {
+        // The run is read in order: fetch the record a few fires ahead, so that its miss overlaps
+        // the fires before it.
+        if (const Entry* later = batch_.ahead(run_prefetch_distance); later != nullptr) {
+          NAUTILUS_CLOCK_PREFETCH(&record(slot_of(*later)));
+        }
+      }
+      top_lane_ = from_run;
+      return top_ = &front;
     }
   }
 
@@ -1145,6 +1191,8 @@ class TimerQueue {
   void drop_top() noexcept {
     if (top_lane_ >= 0) {
       lanes_[static_cast<unsigned>(top_lane_)].pop_front();
+    } else if (top_lane_ == from_run) {
+      batch_.pop_front();
     } else {
       wheel_.pop();
     }
@@ -1154,12 +1202,13 @@ class TimerQueue {
   // TimingWheel::peek_after_top); null if none is at hand.
   [[nodiscard]] const Entry* after_top() const noexcept {
     if (top_lane_ >= 0) return lanes_[static_cast<unsigned>(top_lane_)].second();
+    if (top_lane_ == from_run) return batch_.ahead(1);
     return wheel_.peek_after_top();
   }
 
-  // Entries in the wheel and the lanes, stale ones included.
+  // Entries in the wheel, the batch run and the lanes, stale ones included.
   [[nodiscard]] std::size_t queued() const noexcept {
-    std::size_t count = wheel_.size();
+    std::size_t count = wheel_.size() + batch_.size();
     for (unsigned k = 0; k < lanes_used_; ++k) count += lanes_[k].size();
     return count;
   }
@@ -1188,8 +1237,14 @@ class TimerQueue {
   // earliest entry `peek` found.
   // `now`: an empty wheel starts there (deadlines are rarely before it), so that timers set in
   // any order after it land in the wheel, not in its near heap.
+  // Into an empty queue (nothing in the wheel, the run read), a new timer's entry joins the batch
+  // run's inbox, sorted with the rest of its batch at the next read (see detail/batch_run.hpp).
   void push_entry(Entry e, std::int64_t now) {
-    wheel_.push(e, now);
+    if (wheel_.size() == 0 && batch_.read()) {
+      batch_.push(e);
+    } else {
+      wheel_.push(e, now);
+    }
     top_ = nullptr;
   }
   void pop_top() {
@@ -1221,14 +1276,14 @@ class TimerQueue {
     if (detail::Lane* lane = lane_for(interval); lane != nullptr && lane->fits(e)) {
       lane->reserve_one();  // may throw; moves the entries, not their order
       lane->push_back(e);
-      const bool from_wheel = top_lane_ < 0;
+      const bool moved_from_wheel = top_lane_ == from_wheel;
       pop_top();  // the entry `peek` returned, still the front of its lane or the wheel's top
       // A wheel emptied as its last tick moves to a lane (periodic timers' first ticks, re-armed in
       // their lane since) gives back the storage it keeps for reuse: its pool of blocks (at least
       // 64 KiB) and its levels (3 KiB each), 43 bytes per timer at 10^3 periodic timers. Not a wheel
       // emptied as its last alert fires: the next round of alerts takes those blocks again (freed,
       // the batch model took 1.2x the time).
-      if (from_wheel && wheel_.size() == 0) [[unlikely]] {
+      if (moved_from_wheel && wheel_.size() == 0) [[unlikely]] {
         wheel_.release_storage();
       }
       return;
@@ -1236,6 +1291,9 @@ class TimerQueue {
     if (top_lane_ >= 0) {
       wheel_.push(e, now);  // may throw
       lanes_[static_cast<unsigned>(top_lane_)].pop_front();
+    } else if (top_lane_ == from_run) {
+      wheel_.push(e, now);  // may throw
+      batch_.pop_front();
     } else {
       wheel_.replace_top(e);
     }
@@ -1448,12 +1506,14 @@ class TimerQueue {
     }
   }
   detail::TimingWheel wheel_;
+  // Timers set into an empty queue, sorted together at the first read (see detail/batch_run.hpp).
+  detail::BatchRun batch_;
   // Periodic timers' re-armed ticks, a lane per interval (see detail/lane.hpp): four intervals at a
   // time (a trading engine's bars, heartbeats and checks share few); others re-arm in the wheel.
   std::array<detail::Lane, 4> lanes_;
   unsigned lanes_used_ = 0;     // lanes_[0, lanes_used_) may hold ticks (reset once all are empty)
   const Entry* top_ = nullptr;  // the earliest live entry, while the wheel is unchanged (see `peek`)
-  int top_lane_ = -1;           // the lane `peek` found it in, or -1: the wheel
+  int top_lane_ = from_wheel;   // the lane `peek` found it in, or `from_wheel`, or `from_run`
   std::vector<IndexEntry> index_;
   std::size_t zombie_bucket_ = no_bucket;  // the last zombie marked, a hint: see `bucket_of`, `validate_name`
   std::size_t named_ = 0;

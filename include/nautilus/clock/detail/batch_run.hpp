@@ -1,0 +1,229 @@
+// nautilus-clock: a batch run, the sorted array beside the timing wheel that takes the timers set
+// into an empty queue.
+//
+// Why. A backtest often loads a whole batch of timers (the day's order expiries, say) and then
+// advances through them. Through the wheel, each entry is placed at a high level and moved down
+// three or four levels, one slot at a time, before it fires: some 450 instructions per timer at
+// 10^3 timers over a millisecond. Sorted together once, with a least-significant-digit radix sort,
+// the batch costs a few passes over contiguous memory, and each fire reads the next entry of an
+// array.
+//
+// How. While the queue holds nothing else (its wheel is empty and the previous run has been read),
+// the timers it is given are appended to an inbox, unsorted. The first question for the earliest
+// entry settles the inbox: it is sorted into the run, and the run's front then competes with the
+// wheel's top and the lanes' fronts. Timers set while the run is being read go to the wheel, as
+// before (a hold model, which fires one timer and sets the next, never loads an empty queue).
+//
+// Ordering: exact. Entries reach the inbox in the order their timers were set, so their `order`
+// rises along it; the radix sort is stable, so equal deadlines keep that order. An inbox whose
+// orders do not rise (not a case `TimerQueue` produces) is sorted by (deadline, order) instead.
+//
+// The sort. Only the key bits that differ within the batch are sorted on: a batch spread over a
+// millisecond varies in its low 20 bits, two passes of 10-bit digits (1,024 buckets). At most six
+// passes of 11-bit digits cover the whole key. A batch of fewer than `radix_floor` entries is sorted
+// by comparison, in place.
+//
+// Memory. The inbox and the run are 16-byte entries in vectors. The sort needs a second array of
+// the batch's size while it runs; the other array goes back to the allocator once sorted, and the
+// run's once read. So a batch holds 16 bytes per entry but while it is sorted (the wheel's blocks
+// hold 17 to 18), and a queue that is never empty again holds nothing here. The inbox of the next
+// batch is reserved at the last batch's size: one allocation, no growth.
+//
+// Out of memory. `push` either appends or throws with nothing changed. `settle` never throws: if it
+// cannot get the sort's second array, it sorts the inbox in place by comparison.
+#pragma once
+
+#include <algorithm>  // std::sort
+#include <array>      // std::array
+#include <bit>        // std::bit_width
+#include <cstddef>    // std::size_t
+#include <cstdint>    // std::uint32_t, std::uint64_t
+#include <new>        // std::bad_alloc
+#include <vector>     // std::vector
+
+#include "nautilus/clock/detail/timing_wheel.hpp"  // WheelEntry, entry_before
+
+namespace nautilus::detail {
+
+class BatchRun {
+ public:
+  // Batches smaller than this are sorted by comparison (std::sort), in place: a radix pass costs a
+  // histogram of up to 2,048 buckets, and sorting 64 entries costs less.
+  static constexpr std::size_t radix_floor = 64;
+
+  // Nothing in the inbox and nothing left to read. One load: a queue asks at every fire.
+  [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+  // The inbox holds entries not sorted yet: call `settle` before reading.
+  [[nodiscard]] bool loading() const noexcept { return !inbox_.empty(); }
+  // Whether the run has been read to its end: new entries may then go to the inbox.
+  [[nodiscard]] bool read() const noexcept { return size_ == inbox_.size(); }
+  // Entries in the inbox and left in the run.
+  [[nodiscard]] std::size_t size() const noexcept { return size_; }
+
+  // Appends `e` to the inbox: only once the run has been `read()`. On std::bad_alloc nothing has
+  // changed.
+  void push(const WheelEntry& e) {
+    if (inbox_.size() == inbox_.capacity() || inbox_.empty()) [[unlikely]] {
+      push_first_or_grow(e);
+      return;
+    }
+    if (e.order < inbox_.back().order) rising_ = false;
+    inbox_.push_back(e);
+    ++size_;
+  }
+
+  // Sorts the inbox into the run, which has been read. Never throws (see "Out of memory").
+  void settle() noexcept {
+    if (inbox_.empty()) return;
+    const std::size_t n = inbox_.size();
+    std::vector<WheelEntry>* sorted = &inbox_;
+    if (!rising_ || n < radix_floor) {
+      sort_by_comparison();
+    } else {
+      std::uint64_t all_ones = ~std::uint64_t{0};  // the bits every key has
+      std::uint64_t any_ones = 0;                  // the bits some key has
+      for (const WheelEntry& e : inbox_) {
+        all_ones &= key_of(e);
+        any_ones |= key_of(e);
+      }
+      // Keys agree above this many low bits: sorting on those bits alone orders them.
+      const auto bits = static_cast<unsigned>(std::bit_width(any_ones ^ all_ones));
+      if (bits != 0) {
+        try {
+          scratch_.resize(n);
+          sorted = radix_sort(bits);
+        } catch (const std::bad_alloc&) {
+          sort_by_comparison();
+        }
+      }
+    }
+    // The run has been read (its array given back, unless small): the sorted array takes its place,
+    // and the other goes back too. The next batch's inbox is reserved at its first push.
+    run_.swap(*sorted);
+    next_ = run_.data();
+    run_end_ = next_ + n;
+    last_batch_ = n;
+    inbox_.clear();
+    scratch_.clear();
+    release(inbox_);
+    release(scratch_);
+    rising_ = true;
+  }
+
+  // The earliest entry. Settled, and not `read()`.
+  [[nodiscard]] const WheelEntry& front() const noexcept { return *next_; }
+  // The entry `places` after the front, if any (for prefetching).
+  [[nodiscard]] const WheelEntry* ahead(std::size_t places) const noexcept {
+    return places < static_cast<std::size_t>(run_end_ - next_) ? next_ + places : nullptr;
+  }
+  // Removes the front. A run read to its end gives its array back unless small.
+  void pop_front() noexcept {
+    --size_;
+    if (++next_ == run_end_) [[unlikely]] {
+      pop_all();
+    }
+  }
+
+  // Drops every entry for which `stale(entry)` holds, keeping the others in order; returns how many.
+  template <class Pred>
+  std::size_t remove_if(Pred stale) noexcept {
+    WheelEntry* kept = next_;
+    for (const WheelEntry* e = next_; e != run_end_; ++e) {
+      if (!stale(*e)) *kept++ = *e;
+    }
+    std::size_t removed = static_cast<std::size_t>(run_end_ - kept);
+    run_end_ = kept;
+    if (next_ == run_end_) pop_all();
+    removed += std::erase_if(inbox_, stale);
+    size_ -= removed;
+    return removed;
+  }
+
+  void clear() noexcept {
+    inbox_.clear();
+    pop_all();
+    release(inbox_);
+    size_ = 0;
+    rising_ = true;
+  }
+
+  [[nodiscard]] std::size_t bytes() const noexcept {
+    return (inbox_.capacity() + run_.capacity() + scratch_.capacity()) * sizeof(WheelEntry);
+  }
+
+ private:
+  // An emptied array of this many entries or fewer (1 KiB) is kept, not given back: a queue that
+  // loads a few timers at a time then allocates nothing.
+  static constexpr std::size_t kept_entries = 64;
+  // Digits of up to 11 bits: 2,048 buckets, 8 KiB of counts.
+  static constexpr unsigned max_digit_bits = 11;
+
+  // Deadlines as unsigned keys that compare alike (the sign bit flipped), as the wheel's.
+  [[nodiscard]] static std::uint64_t key_of(const WheelEntry& e) noexcept {
+    return static_cast<std::uint64_t>(e.deadline) ^ (std::uint64_t{1} << 63U);
+  }
+
+  void sort_by_comparison() noexcept { std::sort(inbox_.begin(), inbox_.end(), entry_before); }
+
+  // Sorts the inbox on the keys' low `bits` bits (1 to 64), stably, with `scratch_` (sized) as the
+  // second array; returns the array that holds the result.
+  std::vector<WheelEntry>* radix_sort(unsigned bits) noexcept {
+    const unsigned passes = (bits + max_digit_bits - 1) / max_digit_bits;  // 1 to 6
+    const unsigned digit_bits = (bits + passes - 1) / passes;              // 1 to 11
+    const std::uint64_t mask = (std::uint64_t{1} << digit_bits) - 1;
+    const std::size_t buckets = std::size_t{1} << digit_bits;
+    std::vector<WheelEntry>* from = &inbox_;
+    std::vector<WheelEntry>* to = &scratch_;
+    std::array<std::uint32_t, std::size_t{1} << max_digit_bits> counts;
+    for (unsigned pass = 0; pass < passes; ++pass) {
+      const unsigned shift = pass * digit_bits;
+      std::fill_n(counts.begin(), buckets, 0U);
+      for (const WheelEntry& e : *from) ++counts[(key_of(e) >> shift) & mask];
+      std::uint32_t total = 0;
+      for (std::size_t b = 0; b < buckets; ++b) {
+        const std::uint32_t count = counts[b];
+        counts[b] = total;
+        total += count;
+      }
+      WheelEntry* out = to->data();
+      for (const WheelEntry& e : *from) out[counts[(key_of(e) >> shift) & mask]++] = e;
+      std::swap(from, to);
+    }
+    return from;
+  }
+
+  // The first entry of a batch (the inbox is reserved at the last batch's size: a queue that loads
+  // batches tends to load them alike), or one that needs the inbox to grow.
+  [[gnu::noinline]] void push_first_or_grow(const WheelEntry& e) {
+    if (inbox_.empty()) {
+      if (inbox_.capacity() < last_batch_) inbox_.reserve(last_batch_);
+    } else if (e.order < inbox_.back().order) {
+      rising_ = false;
+    }
+    inbox_.push_back(e);
+    ++size_;
+  }
+
+  // Forgets the run (read, or every entry left stale) and gives its array back unless small.
+  void pop_all() noexcept {
+    run_.clear();
+    release(run_);
+    next_ = run_.data();
+    run_end_ = next_;
+  }
+
+  static void release(std::vector<WheelEntry>& entries) noexcept {
+    if (entries.capacity() > kept_entries) std::vector<WheelEntry>().swap(entries);
+  }
+
+  std::vector<WheelEntry> inbox_;    // unsorted, in the order pushed
+  std::vector<WheelEntry> run_;      // sorted by (deadline, order); [next_, run_end_) left to read
+  std::vector<WheelEntry> scratch_;  // the sort's second array, while it runs
+  WheelEntry* next_ = nullptr;
+  WheelEntry* run_end_ = nullptr;
+  std::size_t size_ = 0;        // inbox_.size() + (run_end_ - next_)
+  std::size_t last_batch_ = 0;  // entries in the last batch sorted
+  bool rising_ = true;          // the inbox's orders rise in the order pushed
+};
+
+}  // namespace nautilus::detail
