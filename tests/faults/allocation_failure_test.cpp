@@ -1,12 +1,14 @@
 // What a failed allocation leaves behind, for the calls that promise to lose nothing on
 // std::bad_alloc. This binary replaces the global operator new, so that a test can make
 // allocations on this thread fail: every one, or the next one of a given size.
+#include <nautilus/clock/detail/batch_run.hpp>
 #include <nautilus/clock/detail/timing_wheel.hpp>
 #include <nautilus/clock/test_clock.hpp>
 #include <nautilus/clock/timers.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -164,6 +166,33 @@ TEST_CASE("TimingWheel loses and repeats no entry when allocations fail while it
       CHECK(failures > 0);  // the failures did reach the wheel
     }
   }
+}
+
+TEST_CASE("BatchRun loses nothing when a push fails, and sorts in place when the sort gets no memory") {
+  using nautilus::detail::BatchRun;
+  using nautilus::detail::WheelEntry;
+  BatchRun run;
+  std::vector<WheelEntry> pushed;
+  std::mt19937_64 rng{77};
+  for (std::uint64_t order = 1; order <= 5'000; ++order) {
+    const WheelEntry e{static_cast<std::int64_t>(rng() % 1'000),
+                       order};               // ties: a radix sort would be stable
+    retry_failing(3, [&] { run.push(e); });  // a push that throws has added nothing
+    pushed.push_back(e);
+    REQUIRE(run.size() == pushed.size());
+  }
+  {
+    const NoAllocation none;
+    run.settle();  // no second array: std::sort in place
+  }
+  std::sort(pushed.begin(), pushed.end(), nautilus::detail::entry_before);
+  for (const WheelEntry& expected : pushed) {
+    REQUIRE_FALSE(run.read());
+    REQUIRE(run.front().deadline == expected.deadline);
+    REQUIRE(run.front().order == expected.order);
+    run.pop_front();
+  }
+  REQUIRE(run.empty());
 }
 
 TEST_CASE("advance_time_collect into a full buffer keeps the events taken and leaves the rest pending") {

@@ -1101,15 +1101,15 @@ class TimerQueue {
   // and the wheel's top (the wheel need not move past the others' earliest). Out of line, so that
   // `peek` stays small enough to inline where neither is in use.
   [[gnu::noinline]] const Entry* peek_with_lanes(std::int64_t limit) {
-    if (!batch_.empty()) return peek_batch(limit);
     // One interval's lane and an empty wheel (a backtest of bar timers): its front, in a function
     // small enough to save few registers (the general case is another call).
     if (const detail::Lane& lane = lanes_[0];
-        lanes_used_ == 1 && wheel_.size() == 0 && !lane.empty() && stale_ == 0) {
+        lanes_used_ == 1 && wheel_.size() == 0 && batch_.empty() && !lane.empty() && stale_ == 0) {
       if (lane.front().deadline > limit) return nullptr;
       top_lane_ = 0;
       return top_ = &lane.front();
     }
+    if (!batch_.empty()) return peek_batch(limit);
     return peek_lanes_and_wheel(limit);
   }
 

@@ -38,14 +38,43 @@
 #include <bit>        // std::bit_width
 #include <cstddef>    // std::size_t
 #include <cstdint>    // std::uint32_t, std::uint64_t
+#include <memory>     // std::allocator
 #include <new>        // std::bad_alloc
-#include <vector>     // std::vector
+#include <type_traits>  // std::is_nothrow_default_constructible_v
+#include <utility>      // std::forward, std::swap
+#include <vector>       // std::vector
 
 #include "nautilus/clock/detail/timing_wheel.hpp"  // WheelEntry, entry_before
 
 namespace nautilus::detail {
 
+// A std::allocator whose `construct()` with no arguments default-initialises: for a trivial type,
+// `resize` then leaves the new elements as they are, and the sort's second array is not zeroed
+// before the sort writes every element of it.
+template <class T>
+struct UninitializedAllocator : std::allocator<T> {
+  using value_type = T;
+  UninitializedAllocator() noexcept = default;
+  template <class U>
+  UninitializedAllocator(const UninitializedAllocator<U>& /*other*/) noexcept {
+  }  // NOLINT(google-explicit-constructor)
+  template <class U>
+  struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  template <class U>
+  void construct(U* place) noexcept(std::is_nothrow_default_constructible_v<U>) {
+    ::new (static_cast<void*>(place)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* place, Args&&... args) {
+    ::new (static_cast<void*>(place)) U(std::forward<Args>(args)...);
+  }
+};
+
 class BatchRun {
+  using Entries = std::vector<WheelEntry, UninitializedAllocator<WheelEntry>>;
+
  public:
   // Batches smaller than this are sorted by comparison (std::sort), in place: a radix pass costs a
   // histogram of up to 2,048 buckets, and sorting 64 entries costs less.
@@ -74,40 +103,7 @@ class BatchRun {
 
   // Sorts the inbox into the run, which has been read. Never throws (see "Out of memory").
   void settle() noexcept {
-    if (inbox_.empty()) return;
-    const std::size_t n = inbox_.size();
-    std::vector<WheelEntry>* sorted = &inbox_;
-    if (!rising_ || n < radix_floor) {
-      sort_by_comparison();
-    } else {
-      std::uint64_t all_ones = ~std::uint64_t{0};  // the bits every key has
-      std::uint64_t any_ones = 0;                  // the bits some key has
-      for (const WheelEntry& e : inbox_) {
-        all_ones &= key_of(e);
-        any_ones |= key_of(e);
-      }
-      // Keys agree above this many low bits: sorting on those bits alone orders them.
-      const auto bits = static_cast<unsigned>(std::bit_width(any_ones ^ all_ones));
-      if (bits != 0) {
-        try {
-          scratch_.resize(n);
-          sorted = radix_sort(bits);
-        } catch (const std::bad_alloc&) {
-          sort_by_comparison();
-        }
-      }
-    }
-    // The run has been read (its array given back, unless small): the sorted array takes its place,
-    // and the other goes back too. The next batch's inbox is reserved at its first push.
-    run_.swap(*sorted);
-    next_ = run_.data();
-    run_end_ = next_ + n;
-    last_batch_ = n;
-    inbox_.clear();
-    scratch_.clear();
-    release(inbox_);
-    release(scratch_);
-    rising_ = true;
+    if (!inbox_.empty()) sort_inbox();
   }
 
   // The earliest entry. Settled, and not `read()`.
@@ -167,13 +163,13 @@ class BatchRun {
 
   // Sorts the inbox on the keys' low `bits` bits (1 to 64), stably, with `scratch_` (sized) as the
   // second array; returns the array that holds the result.
-  std::vector<WheelEntry>* radix_sort(unsigned bits) noexcept {
+  Entries* radix_sort(unsigned bits) noexcept {
     const unsigned passes = (bits + max_digit_bits - 1) / max_digit_bits;  // 1 to 6
     const unsigned digit_bits = (bits + passes - 1) / passes;              // 1 to 11
     const std::uint64_t mask = (std::uint64_t{1} << digit_bits) - 1;
     const std::size_t buckets = std::size_t{1} << digit_bits;
-    std::vector<WheelEntry>* from = &inbox_;
-    std::vector<WheelEntry>* to = &scratch_;
+    Entries* from = &inbox_;
+    Entries* to = &scratch_;
     std::array<std::uint32_t, std::size_t{1} << max_digit_bits> counts;
     for (unsigned pass = 0; pass < passes; ++pass) {
       const unsigned shift = pass * digit_bits;
@@ -190,6 +186,42 @@ class BatchRun {
       std::swap(from, to);
     }
     return from;
+  }
+
+  [[gnu::noinline]] void sort_inbox() noexcept {
+    const std::size_t n = inbox_.size();
+    Entries* sorted = &inbox_;
+    if (!rising_ || n < radix_floor) {
+      sort_by_comparison();
+    } else {
+      std::uint64_t all_ones = ~std::uint64_t{0};  // the bits every key has
+      std::uint64_t any_ones = 0;                  // the bits some key has
+      for (const WheelEntry& e : inbox_) {
+        all_ones &= key_of(e);
+        any_ones |= key_of(e);
+      }
+      // Keys agree above this many low bits: sorting on those bits alone orders them.
+      const auto bits = static_cast<unsigned>(std::bit_width(any_ones ^ all_ones));
+      if (bits != 0) {
+        try {
+          scratch_.resize(n);
+          sorted = radix_sort(bits);
+        } catch (const std::bad_alloc&) {
+          sort_by_comparison();
+        }
+      }
+    }
+    // The run has been read (its array given back, unless small): the sorted array takes its place,
+    // and the other goes back too. The next batch's inbox is reserved at its first push.
+    run_.swap(*sorted);
+    next_ = run_.data();
+    run_end_ = next_ + n;
+    last_batch_ = n;
+    inbox_.clear();
+    scratch_.clear();
+    release(inbox_);
+    release(scratch_);
+    rising_ = true;
   }
 
   // The first entry of a batch (the inbox is reserved at the last batch's size: a queue that loads
@@ -212,13 +244,13 @@ class BatchRun {
     run_end_ = next_;
   }
 
-  static void release(std::vector<WheelEntry>& entries) noexcept {
-    if (entries.capacity() > kept_entries) std::vector<WheelEntry>().swap(entries);
+  static void release(Entries& entries) noexcept {
+    if (entries.capacity() > kept_entries) Entries().swap(entries);
   }
 
-  std::vector<WheelEntry> inbox_;    // unsorted, in the order pushed
-  std::vector<WheelEntry> run_;      // sorted by (deadline, order); [next_, run_end_) left to read
-  std::vector<WheelEntry> scratch_;  // the sort's second array, while it runs
+  Entries inbox_;    // unsorted, in the order pushed
+  Entries run_;      // sorted by (deadline, order); [next_, run_end_) left to read
+  Entries scratch_;  // the sort's second array, while it runs
   WheelEntry* next_ = nullptr;
   WheelEntry* run_end_ = nullptr;
   std::size_t size_ = 0;        // inbox_.size() + (run_end_ - next_)
