@@ -1109,7 +1109,11 @@ class TimerQueue {
       top_lane_ = 0;
       return top_ = &lane.front();
     }
-    if (!batch_.empty()) return peek_batch(limit);
+    if (!batch_.empty()) {
+      // The run alone, sorted (a batch of alerts being fired, nothing else pending): its front.
+      if (lanes_used_ == 0 && wheel_.size() == 0 && !batch_.loading()) return peek_run(limit);
+      return peek_batch(limit);
+    }
     return peek_lanes_and_wheel(limit);
   }
 
@@ -1325,13 +1329,20 @@ class TimerQueue {
     [[nodiscard]] Chunk& of(std::uint32_t slot) const noexcept { return *chunks_[slot >> chunk_bits]; }
     // Makes the chunks up to `slot`'s. On std::bad_alloc the chunks made so far stay, unused.
     void ensure(std::uint32_t slot) {
-      while (!has(slot)) chunks_.push_back(std::make_unique<Chunk>());
+      if (!has(slot)) [[unlikely]] {
+        make_through(slot);
+      }
     }
     [[nodiscard]] std::size_t bytes() const noexcept {
       return chunks_.size() * sizeof(Chunk) + chunks_.capacity() * sizeof(void*);
     }
 
    private:
+    // Out of line: a set inlines only the check above.
+    [[gnu::noinline]] void make_through(std::uint32_t slot) {
+      while (!has(slot)) chunks_.push_back(std::make_unique<Chunk>());
+    }
+
     std::vector<std::unique_ptr<Chunk>> chunks_;
   };
   std::vector<std::unique_ptr<Record[]>> chunks_;
