@@ -35,16 +35,16 @@
 // cannot get the sort's second array, it sorts the inbox in place by comparison.
 #pragma once
 
-#include <algorithm>  // std::sort
-#include <array>      // std::array
-#include <bit>        // std::bit_width
-#include <cstddef>    // std::size_t
-#include <cstdint>    // std::uint32_t, std::uint64_t
-#include <memory>     // std::allocator
-#include <new>        // std::bad_alloc
+#include <algorithm>    // std::sort, std::fill_n
+#include <array>        // std::array
+#include <bit>          // std::bit_width
+#include <cstddef>      // std::size_t
+#include <cstdint>      // std::uint32_t, std::uint64_t
+#include <memory>       // std::allocator
+#include <new>          // std::bad_alloc
 #include <type_traits>  // std::is_nothrow_default_constructible_v
 #include <utility>      // std::forward, std::swap
-#include <vector>       // std::vector
+#include <vector>       // std::vector, std::erase_if
 
 #include "nautilus/clock/detail/timing_wheel.hpp"  // WheelEntry, entry_before
 
@@ -57,9 +57,9 @@ template <class T>
 struct UninitializedAllocator : std::allocator<T> {
   using value_type = T;
   UninitializedAllocator() noexcept = default;
+  // Implicit, as std::allocator's converting constructor.
   template <class U>
-  UninitializedAllocator(const UninitializedAllocator<U>& /*other*/) noexcept {
-  }  // NOLINT(google-explicit-constructor)
+  UninitializedAllocator(const UninitializedAllocator<U>& /*other*/) noexcept {}  // NOLINT
   template <class U>
   struct rebind {
     using other = UninitializedAllocator<U>;
