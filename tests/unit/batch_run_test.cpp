@@ -110,7 +110,8 @@ TEST_CASE("BatchRun drops stale entries from its inbox and its run, keeping the 
     }
     const auto left_stale = std::count_if(sorted.begin() + 100, sorted.end(), stale);
     REQUIRE(run.remove_if(stale) == static_cast<std::size_t>(left_stale));
-    pushed.assign(sorted.begin() + 100, sorted.end());
+    pushed.clear();  // what is left to read
+    for (std::size_t i = 100; i < sorted.size(); ++i) pushed.push_back(sorted[i]);
   }
   std::erase_if(pushed, stale);
   std::sort(pushed.begin(), pushed.end(), nautilus::detail::entry_before);
@@ -125,7 +126,7 @@ TEST_CASE("BatchRun drops stale entries from its inbox and its run, keeping the 
 TEST_CASE("BatchRun holds one array per batch, and gives it back once read") {
   BatchRun run;
   constexpr std::size_t size = 10'000;
-  for (int batch = 0; batch < 3; ++batch) {
+  for (std::size_t batch = 0; batch < 3; ++batch) {
     for (std::size_t i = 0; i < size; ++i) {
       run.push({static_cast<std::int64_t>((i * 7'919) % 1'000'000), batch * size + i + 1});
     }
