@@ -1115,38 +1115,38 @@ class TimerQueue {
       return top_ = &lane.front();
     }
     if (!batch_.empty()) {
-      // The run alone, sorted (a batch of alerts being fired, nothing else pending): its front.
-      if (lanes_used_ == 0 && wheel_.size() == 0 && !batch_.loading()) return peek_run(limit);
-      return peek_batch(limit);
+      batch_.settle();  // a batch set into an empty queue is sorted at its first read (detail/batch_run.hpp)
+      // The run alone (a batch of alerts being fired, nothing else pending): its front.
+      if (lanes_used_ == 0 && wheel_.size() == 0) return peek_run(limit);
     }
     return peek_lanes_and_wheel(limit);
   }
 
   [[gnu::noinline]] const Entry* peek_lanes_and_wheel(std::int64_t limit) {
     for (;;) {
-      const Entry* lane_top = nullptr;
+      const Entry* front = nullptr;  // the earliest of the lanes' fronts and the run's
       int from = from_wheel;
       for (unsigned k = 0; k < lanes_used_; ++k) {
         const detail::Lane& lane = lanes_[k];
-        if (!lane.empty() && (lane_top == nullptr || detail::entry_before(lane.front(), *lane_top))) {
-          lane_top = &lane.front();
+        if (!lane.empty() && (front == nullptr || detail::entry_before(lane.front(), *front))) {
+          front = &lane.front();
           from = static_cast<int>(k);
         }
       }
-      if (!batch_.read() && (lane_top == nullptr || detail::entry_before(batch_.front(), *lane_top))) {
-        lane_top = &batch_.front();
+      if (!batch_.read() && (front == nullptr || detail::entry_before(batch_.front(), *front))) {
+        front = &batch_.front();
         from = from_run;
       }
-      if (lane_top == nullptr) {
-        lanes_used_ =
-            0;  // every lane and the run are empty: `peek` takes the wheel's path until one is used again
+      if (front == nullptr) {
+        // Every lane and the run are empty: `peek` takes the wheel's path until one is used again.
+        lanes_used_ = 0;
         return peek(limit);
       }
-      const Entry* top = wheel_top(lane_top->deadline < limit ? lane_top->deadline : limit);
-      if (top != nullptr && detail::entry_before(*top, *lane_top)) {
+      const Entry* top = wheel_top(front->deadline < limit ? front->deadline : limit);
+      if (top != nullptr && detail::entry_before(*top, *front)) {
         from = from_wheel;
       } else {
-        top = lane_top;
+        top = front;
       }
       if (top == nullptr || top->deadline > limit) return nullptr;
       top_lane_ = from;
@@ -1154,15 +1154,6 @@ class TimerQueue {
       drop_top();
       --stale_;
     }
-  }
-
-  // `peek` while the batch run holds entries: sorted at the first read after a batch was set into an
-  // empty queue (see detail/batch_run.hpp); then the run's front, or the earliest of it, the lanes'
-  // fronts and the wheel's top.
-  [[gnu::noinline]] const Entry* peek_batch(std::int64_t limit) {
-    batch_.settle();
-    if (lanes_used_ == 0 && wheel_.size() == 0) return peek_run(limit);
-    return peek_lanes_and_wheel(limit);
   }
 
   // The batch run's front, when nothing else is pending.
@@ -1297,14 +1288,11 @@ class TimerQueue {
       }
       return;
     }
-    if (top_lane_ >= 0) {
-      wheel_.push(e, now);  // may throw
-      lanes_[static_cast<unsigned>(top_lane_)].pop_front();
-    } else if (top_lane_ == from_run) {
-      wheel_.push(e, now);  // may throw
-      batch_.pop_front();
-    } else {
+    if (top_lane_ == from_wheel) {
       wheel_.replace_top(e);
+    } else {
+      wheel_.push(e, now);  // may throw
+      drop_top();           // the front of a lane or of the run
     }
     top_ = nullptr;
   }

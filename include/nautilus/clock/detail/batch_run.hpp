@@ -146,7 +146,7 @@ class BatchRun {
   }
 
   [[nodiscard]] std::size_t bytes() const noexcept {
-    return (inbox_.capacity() + run_.capacity() + scratch_.capacity()) * sizeof(WheelEntry);
+    return (inbox_.capacity() + run_.capacity()) * sizeof(WheelEntry);
   }
 
  private:
@@ -165,15 +165,15 @@ class BatchRun {
 
   void sort_by_comparison() noexcept { std::sort(inbox_.begin(), inbox_.end(), entry_before); }
 
-  // Sorts the inbox on the keys' low `bits` bits (1 to 64), stably, with `scratch_` (sized) as the
+  // Sorts the inbox on the keys' low `bits` bits (1 to 64), stably, with `scratch` (sized) as the
   // second array; returns the array that holds the result.
-  Entries* radix_sort(unsigned bits) noexcept {
+  Entries* radix_sort(unsigned bits, Entries& scratch) noexcept {
     const unsigned passes = (bits + max_digit_bits - 1) / max_digit_bits;  // 1 to 6
     const unsigned digit_bits = (bits + passes - 1) / passes;              // 1 to 11
     const std::uint64_t mask = (std::uint64_t{1} << digit_bits) - 1;
     const std::size_t buckets = std::size_t{1} << digit_bits;
     Entries* from = &inbox_;
-    Entries* to = &scratch_;
+    Entries* to = &scratch;
     std::array<std::uint32_t, std::size_t{1} << max_digit_bits> counts;
     for (unsigned pass = 0; pass < passes; ++pass) {
       const unsigned shift = pass * digit_bits;
@@ -194,6 +194,7 @@ class BatchRun {
 
   [[gnu::noinline]] void sort_inbox() noexcept {
     const std::size_t n = inbox_.size();
+    Entries scratch;  // the radix sort's second array
     Entries* sorted = &inbox_;
     if (!rising_ || n < radix_floor) {
       sort_by_comparison();
@@ -208,23 +209,23 @@ class BatchRun {
       const auto bits = static_cast<unsigned>(std::bit_width(any_ones ^ all_ones));
       if (bits != 0) {
         try {
-          scratch_.resize(n);
-          sorted = radix_sort(bits);
+          scratch.resize(n);
+          sorted = radix_sort(bits, scratch);
         } catch (const std::bad_alloc&) {
           sort_by_comparison();
         }
       }
     }
     // The run has been read (its array given back, unless small): the sorted array takes its place,
-    // and the other goes back too. The next batch's inbox is reserved at its first push.
+    // and the inbox keeps the old one if small. The other goes back (the scratch array, at the end
+    // of this scope). The next batch's inbox is reserved at its first push.
     run_.swap(*sorted);
+    if (sorted == &scratch) inbox_.swap(scratch);
     next_ = run_.data();
     run_end_ = next_ + n;
     last_batch_ = n;
     inbox_.clear();
-    scratch_.clear();
     release(inbox_);
-    release(scratch_);
     rising_ = true;
   }
 
@@ -266,7 +267,6 @@ class BatchRun {
 
   Entries inbox_;    // unsorted, in the order pushed
   Entries run_;      // sorted by (deadline, order); [next_, run_end_) left to read
-  Entries scratch_;  // the sort's second array, while it runs
   WheelEntry* next_ = nullptr;
   WheelEntry* run_end_ = nullptr;
   std::size_t size_ = 0;        // inbox_.size() + (run_end_ - next_)
