@@ -46,7 +46,7 @@
 #include <utility>      // std::forward, std::swap
 #include <vector>       // std::vector, std::erase_if
 
-#include "nautilus/clock/detail/timing_wheel.hpp"  // WheelEntry, entry_before
+#include "nautilus/clock/detail/timing_wheel.hpp"  // WheelEntry, entry_before, grown_capacity
 
 namespace nautilus::detail {
 
@@ -153,8 +153,6 @@ class BatchRun {
   // An emptied array of this many entries or fewer (1 KiB) is kept, not given back: a queue that
   // loads a few timers at a time then allocates nothing.
   static constexpr std::size_t kept_entries = 64;
-  // The inbox doubles up to this many entries (64 KiB), and grows by an eighth beyond (see `grown`).
-  static constexpr std::size_t doubled_below = 4096;
   // Digits of up to 11 bits: 2,048 buckets, 8 KiB of counts.
   static constexpr unsigned max_digit_bits = 11;
 
@@ -237,21 +235,17 @@ class BatchRun {
     } else if (e.order < inbox_.back().order) {
       rising_ = false;
     }
-    if (inbox_.size() == inbox_.capacity()) inbox_.reserve(grown(inbox_.capacity()));
+    // Doubled while small, then by an eighth, as a lane's ring (`grown_capacity`). Doubling left up
+    // to half of the inbox empty while the batch waited: a first batch of 10^5 named timers held
+    // 80.9 bytes per timer, 64.9 beyond its callback, 5 of them the inbox's slack; grown by half,
+    // 10^6 held 80.0. By an eighth the slack is 2 bytes per entry at most, and each entry is copied
+    // some nine times as the inbox grows: in a queue's first batch only, since later ones are
+    // reserved at the last one's size.
+    if (inbox_.size() == inbox_.capacity()) inbox_.reserve(grown_capacity(inbox_.capacity()));
     inbox_.push_back(e);
     ++size_;
   }
 
-  // The inbox's next capacity: doubled while small, then grown by an eighth (a multiple of 256), as
-  // a lane's ring. Doubling left up to half of it empty while the batch waited: a first batch of
-  // 10^5 named timers held 80.9 bytes per timer, 64.9 beyond its callback, 5 of them the inbox's
-  // slack; grown by half, 10^6 held 80.0. By an eighth, the slack is 2 bytes per entry at most, and
-  // each entry is copied some nine times as the inbox grows: in a queue's first batch only, since
-  // later ones are reserved at the last one's size.
-  [[nodiscard]] static std::size_t grown(std::size_t capacity) noexcept {
-    if (capacity < doubled_below) return capacity == 0 ? 16 : capacity * 2;
-    return (capacity + capacity / 8 + 255) / 256 * 256;
-  }
 
   // Forgets the run (read, or every entry left stale) and gives its array back unless small.
   void pop_all() noexcept {

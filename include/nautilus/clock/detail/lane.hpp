@@ -15,7 +15,7 @@
 #include <cstdint>  // std::int64_t
 #include <vector>   // std::vector
 
-#include "nautilus/clock/detail/timing_wheel.hpp"  // WheelEntry, entry_before
+#include "nautilus/clock/detail/timing_wheel.hpp"  // WheelEntry, entry_before, grown_capacity
 
 namespace nautilus::detail {
 
@@ -91,22 +91,13 @@ class Lane {
  private:
   // An emptied ring larger than this (64 KiB) gives its storage back.
   static constexpr std::size_t kept_entries = 4096;
-  // Rings below this size double as they grow (see `grown`).
-  static constexpr std::size_t doubled_below = 4096;
-
   // A position in [0, 2 * size) to one in the ring (the size is not a power of two: see `grow`).
   [[nodiscard]] std::size_t wrap(std::size_t i) const noexcept { return i < capacity_ ? i : i - capacity_; }
 
-  // Doubles a small ring, and grows a large one by an eighth (a multiple of 256 entries): a ring
-  // sized by doubling held up to twice its entries, 5 bytes more per timer at 10^5 timers, 10 at
-  // 10^4. The copies stay O(1) amortised (eight per entry appended), and the largest copy is the
-  // same as the doubling's.
-  [[nodiscard]] static std::size_t grown(std::size_t size) noexcept {
-    if (size < doubled_below) return size == 0 ? 16 : size * 2;
-    return (size + size / 8 + 255) / 256 * 256;
-  }
   void grow() {
-    std::vector<WheelEntry> next(grown(capacity_));
+    // Doubled while small, then by an eighth (`grown_capacity`): a ring sized by doubling held up to
+    // twice its entries, 5 bytes more per timer at 10^5 timers, 10 at 10^4.
+    std::vector<WheelEntry> next(grown_capacity(capacity_));
     for (std::size_t i = 0; i < count_; ++i) next[i] = ring_[wrap(head_ + i)];
     ring_.swap(next);
     capacity_ = ring_.size();

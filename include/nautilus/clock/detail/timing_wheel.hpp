@@ -112,6 +112,16 @@ struct WheelEntry {
   std::uint64_t order;
 };
 
+// The next capacity of a growing array of entries (a lane's ring, the batch run's inbox): doubled
+// below 4,096 entries (64 KiB), then grown by an eighth, a multiple of 256. Doubling leaves up to
+// half of a large array empty; by eighths at most an eighth is, and the copies stay O(1) amortised
+// (some eight per entry appended), the largest the same as the doubling's.
+[[nodiscard]] constexpr std::size_t grown_capacity(std::size_t capacity) noexcept {
+  constexpr std::size_t doubled_below = 4096;
+  if (capacity < doubled_below) return capacity == 0 ? 16 : capacity * 2;
+  return (capacity + capacity / 8 + 255) / 256 * 256;
+}
+
 // (deadline, order) before (deadline, order): the order in which entries leave.
 [[nodiscard]] inline bool entry_before(const WheelEntry& a, const WheelEntry& b) noexcept {
   return a.deadline != b.deadline ? a.deadline < b.deadline : a.order < b.order;
