@@ -529,7 +529,7 @@ TEST_CASE("TimerQueue keeps a callback alive through more deliveries in progress
   CHECK(queue.cancel_timer("p"));
   // Finish from both ends, so that counted and listed deliveries interleave.
   for (int i = 0; i + 1 < deliveries; ++i) {
-    const auto& due = dues[static_cast<std::size_t>(i % 2 == 0 ? i / 2 : deliveries - 1 - i / 2)];
+    auto& due = dues[static_cast<std::size_t>(i % 2 == 0 ? i / 2 : deliveries - 1 - i / 2)];
     queue.invoke(due);
     queue.finish(due);
     REQUIRE(static_cast<bool>(queue.callback_of(dues[static_cast<std::size_t>(deliveries / 2)])));
@@ -537,7 +537,7 @@ TEST_CASE("TimerQueue keeps a callback alive through more deliveries in progress
         "q" + std::to_string(i), nautilus::from_unix_ns(2000), [&](const nautilus::TimeEvent&) {},
         nautilus::PastDeadline::fire_now, ClockReading{1000, 1000});
   }
-  const auto& last = dues[static_cast<std::size_t>(deliveries / 2)];
+  auto& last = dues[static_cast<std::size_t>(deliveries / 2)];
   queue.invoke(last);
   queue.finish(last);
   CHECK(calls == deliveries);

@@ -277,7 +277,7 @@ class TestClock {
       ++fired;
       struct Finish {
         TimerQueue& timers;
-        const TimerQueue::Due& due;
+        TimerQueue::Due& due;
         ~Finish() { timers.finish(due); }
       } finish{timers_, due};
       if (deliver == Deliver::collect) {
