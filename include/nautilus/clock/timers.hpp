@@ -476,26 +476,28 @@ class TimerQueue {
   // As above, into `out`, whose every field it sets; false, with `out` untouched, if nothing is due.
   // A loop that reuses one `Due` (TestClock's) neither builds nor destroys an event per fire, and
   // its name's storage is reused.
-  [[gnu::noinline]] bool pop_due(ClockReading now, Due& out) {
-    // An anonymous alert (a one-shot with no name) here; any other timer in `pop_timer`.
-    const Entry* top = peek(now.monotonic_ns);
-    if (top == nullptr) return false;
-    const std::uint32_t slot = slot_of(*top);
-    Record& rec = record(slot);
-    if ((rec.node.state & (Node::named_flag | Node::periodic_flag)) != 0) return pop_timer(now, out, top);
-    if (pending_ > prefetch_floor) prefetch_after_top();
-    fire_anonymous(rec, slot, top->deadline, now, out);
-    return true;
+  bool pop_due(ClockReading now, Due& out) {
+    // A queue of anonymous alerts only (no name in the index: every pending timer is a one-shot
+    // with no name), inline; any other in `pop_timer`.
+    return named_ == 0 ? pop_anonymous(now, out) : pop_timer(now, out);
   }
 
  private:
-  // `pop_due` for a named timer, or a periodic one, from `top`, the entry `peek` returned: out of
-  // line, so that an anonymous alert's fire does not save the registers this needs.
-  [[gnu::noinline]] bool pop_timer(ClockReading now, Due& out, const detail::WheelEntry* top) {
+  [[gnu::noinline]] bool pop_anonymous(ClockReading now, Due& out) noexcept {
+    const Entry* top = peek(now.monotonic_ns);
+    if (top == nullptr) return false;
+    const std::uint32_t slot = slot_of(*top);
+    fire_anonymous(record(slot), slot, top->deadline, now, out);
+    return true;
+  }
+
+  // `pop_due` for a queue that holds named timers (its anonymous alerts included): out of line.
+  [[gnu::noinline]] bool pop_timer(ClockReading now, Due& out) {
     std::uint32_t slot = 0;
     std::uint64_t order = 0;
     std::int64_t fire_at = 0;  // the tick's monotonic deadline
-    for (;; top = peek(now.monotonic_ns)) {
+    for (;;) {
+      const Entry* top = peek(now.monotonic_ns);
       if (top == nullptr) return false;
       order = top->order;
       fire_at = top->deadline;
@@ -520,7 +522,17 @@ class TimerQueue {
     // compiler could not tell that the event's stores leave the chunk tables alone.
     Record& rec = record(slot);
     Node& node = rec.node;
-    if (pending_ > prefetch_floor) prefetch_after_top();
+    if (const Entry* after = pending_ > prefetch_floor ? after_top() : nullptr; after != nullptr) {
+      // The next fire's records are most likely cold at 10^5+ timers: fetch them while this one is
+      // delivered. Every address follows from the slot alone, so the loads overlap.
+      const std::uint32_t next_slot = slot_of(*after);
+      NAUTILUS_CLOCK_PREFETCH(&record(next_slot));
+      if (has_name_cell(next_slot)) {
+        NAUTILUS_CLOCK_PREFETCH(&name_at(next_slot));
+        NAUTILUS_CLOCK_PREFETCH(&tag_at(next_slot));
+      }
+      if (has_period_cell(next_slot)) NAUTILUS_CLOCK_PREFETCH(&period_at(next_slot));
+    }
     const bool periodic = node.periodic();
     if (node.named() && !periodic) {
       // A named alert leaves the index below (`retire` finds its bucket from its tag, which the
@@ -582,7 +594,6 @@ class TimerQueue {
   }
 
  public:
-
   // Runs the callback of `due`'s timer with its event. The callback may use this queue freely;
   // its own storage stays put until `finish`.
   void invoke(const Due& due) { callback_of(due)(due.event); }
@@ -1143,9 +1154,16 @@ class TimerQueue {
   // The earliest live entry due at or before `limit`, dropping stale ones on the way. The answer is
   // kept until the wheel changes: a clock asks for the next deadline, then for what is due there,
   // and the second question costs nothing.
-  [[nodiscard]] const Entry* peek(std::int64_t limit) {
+  // Inline wherever it is called (its first two lines are most calls; a clock's loop asks at
+  // every fire), with the wheel's search in `peek_wheel`.
+  [[nodiscard, gnu::always_inline]] const Entry* peek(std::int64_t limit) {
     if (top_ != nullptr) return top_->deadline <= limit ? top_ : nullptr;
     if (lanes_used_ != 0 || !batch_.empty()) return peek_with_lanes(limit);
+    return peek_wheel(limit);
+  }
+
+  // `peek` when neither a lane nor the batch run is in use.
+  [[nodiscard]] const Entry* peek_wheel(std::int64_t limit) {
     top_lane_ = from_wheel;
     for (;;) {
       const Entry* top = wheel_top(limit);
@@ -1328,25 +1346,14 @@ class TimerQueue {
     return true;
   }
 
-  // The next fire's records are most likely cold at 10^5+ timers: fetch them while this one is
-  // delivered. Every address follows from the slot alone, so the loads overlap.
-  void prefetch_after_top() const noexcept {
-    const Entry* after = after_top();
-    if (after == nullptr) return;
-    const std::uint32_t next_slot = slot_of(*after);
-    NAUTILUS_CLOCK_PREFETCH(&record(next_slot));
-    if (has_name_cell(next_slot)) {
-      NAUTILUS_CLOCK_PREFETCH(&name_at(next_slot));
-      NAUTILUS_CLOCK_PREFETCH(&tag_at(next_slot));
-    }
-    if (has_period_cell(next_slot)) NAUTILUS_CLOCK_PREFETCH(&period_at(next_slot));
-  }
-
   // `pop_due` for an anonymous alert, the entry `peek` returned (a one-shot with no name: nothing
   // to re-arm, no index entry to keep for a re-set). Its callback moves into `out` and its slot is
   // recycled at once, so the fire counts no delivery and `finish` has no slot to find: measured in
   // the batch model at 10^3, XXX. Nothing here throws.
   void fire_anonymous(Record& rec, std::uint32_t slot, std::int64_t fire_at, ClockReading now, Due& out) noexcept {
+    if (pending_ > prefetch_floor) {
+      if (const Entry* after = after_top(); after != nullptr) NAUTILUS_CLOCK_PREFETCH(&record(slot_of(*after)));
+    }
     pop_top();
     TimeEvent& event = out.event;
     event.name.clear();
