@@ -479,17 +479,14 @@ class TimerQueue {
   bool pop_due(ClockReading now, Due& out) {
     // A queue of anonymous alerts only (no name in the index: every pending timer is a one-shot
     // with no name), inline; any other in `pop_timer`.
-    return named_ == 0 ? pop_anonymous(now, out) : pop_timer(now, out);
+    if (named_ != 0) return pop_timer(now, out);
+    const Entry* top = peek(now.monotonic_ns);
+    if (top == nullptr) return false;
+    fire_anonymous(*top, now, out);
+    return true;
   }
 
  private:
-  [[gnu::noinline]] bool pop_anonymous(ClockReading now, Due& out) noexcept {
-    const Entry* top = peek(now.monotonic_ns);
-    if (top == nullptr) return false;
-    const std::uint32_t slot = slot_of(*top);
-    fire_anonymous(record(slot), slot, top->deadline, now, out);
-    return true;
-  }
 
   // `pop_due` for a queue that holds named timers (its anonymous alerts included): out of line.
   [[gnu::noinline]] bool pop_timer(ClockReading now, Due& out) {
@@ -1124,7 +1121,7 @@ class TimerQueue {
 
   // Every slot is free: they are handed out again from the first, in order, with no list to keep
   // (see `free_`).
-  void forget_free_slots() noexcept {
+  [[gnu::noinline]] void forget_free_slots() noexcept {
     free_.clear();
     spilled_ = no_slot;
     unused_ = 0;
@@ -1350,7 +1347,10 @@ class TimerQueue {
   // to re-arm, no index entry to keep for a re-set). Its callback moves into `out` and its slot is
   // recycled at once, so the fire counts no delivery and `finish` has no slot to find: measured in
   // the batch model at 10^3, XXX. Nothing here throws.
-  void fire_anonymous(Record& rec, std::uint32_t slot, std::int64_t fire_at, ClockReading now, Due& out) noexcept {
+  [[gnu::noinline]] void fire_anonymous(const Entry& top, ClockReading now, Due& out) noexcept {
+    const std::uint32_t slot = slot_of(top);
+    const std::int64_t fire_at = top.deadline;  // read before `pop_top`, which may free `top`
+    Record& rec = record(slot);
     if (pending_ > prefetch_floor) {
       if (const Entry* after = after_top(); after != nullptr) NAUTILUS_CLOCK_PREFETCH(&record(slot_of(*after)));
     }
@@ -1369,10 +1369,13 @@ class TimerQueue {
     rec.node.clear_seq();                    // its handle is stale
     rec.node.set(Node::recycled_flag, true);
     --pending_;
+    // Calls only last (tail calls), and rarely: the fire saves no register.
     if (--taken_ == 0) {
       forget_free_slots();
+    } else if (free_.has_room()) [[likely]] {
+      free_.push_back_in_room(slot);
     } else {
-      give_free(slot);
+      give_free_growing(slot);
     }
   }
 
