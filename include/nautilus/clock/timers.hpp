@@ -1355,7 +1355,9 @@ class TimerQueue {
     detail::Lane& lane = lanes_[static_cast<unsigned>(top_lane_)];
     if (lane.interval != interval || !lane.fits(e)) return false;
     lane.rotate(e);
-    top_ = nullptr;
+    // One interval's lane and nothing else pending (a backtest of bar timers): its front is the
+    // next tick, found here, not by `peek`'s calls (as `peek_with_lanes` would find it).
+    top_ = lanes_used_ == 1 && wheel_.size() == 0 && batch_.empty() && stale_ == 0 ? &lane.front() : nullptr;
     return true;
   }
 
