@@ -1362,9 +1362,8 @@ class TimerQueue {
   }
 
   // The next fire's records are most likely cold at 10^5+ timers: fetch them while this one is
-  // delivered. Every address follows from the slot alone, so the loads overlap. Out of line: inline,
-  // the compiler read the next entry before testing whether to (8 instructions a fire at 10^3).
-  [[gnu::noinline]] void prefetch_after_top() const noexcept {
+  // delivered. Every address follows from the slot alone, so the loads overlap.
+  void prefetch_after_top() const noexcept {
     const Entry* after = after_top();
     if (after == nullptr) return;
     const std::uint32_t next_slot = slot_of(*after);
