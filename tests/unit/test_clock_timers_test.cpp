@@ -132,6 +132,40 @@ TEST_CASE("TestClock honours timers that callbacks set or cancel during an advan
     clock.advance_by(5s);
     CHECK(seen == std::vector<unix_nanos>{t0 + 1s, t0 + 3s, t0 + 5s});
   }
+  SECTION("a lone periodic timer's callback sets alerts before its next tick: they fire in between") {
+    // One timer in one lane and nothing else pending: each fire finds the next tick without asking
+    // the queue, and an alert set meanwhile must still come first.
+    clock.set_timer("bar", 1s, std::nullopt, std::nullopt, [&](const TimeEvent& e) {
+      log.callback()(e);
+      if (e.ts_event == t0 + 2s) {
+        clock.set_time_alert(clock.now() + 500ms, log.callback());  // anonymous
+        clock.set_time_alert("named", clock.now() + 250ms, log.callback());
+      }
+    });
+    clock.advance_time(t0 + 3s);
+    REQUIRE(log.events.size() == 5);
+    CHECK(log.events[2].name == "named");
+    CHECK(log.events[2].ts_event == t0 + 2250ms);
+    CHECK(log.events[3].name.empty());
+    CHECK(log.events[3].ts_event == t0 + 2500ms);
+    CHECK(log.events[4].ts_event == t0 + 3s);
+  }
+  SECTION("a batch of anonymous alerts: one's callback sets an alert before the next: it fires in between") {
+    // Alerts set into an empty queue are read in order from one sorted run; one set while it is
+    // read must still come first.
+    for (int i = 1; i <= 3; ++i) {
+      clock.set_time_alert(t0 + i * 1s, [&, i](const TimeEvent& e) {
+        log.callback()(e);
+        if (i == 1) clock.set_time_alert(clock.now() + 100ms, log.callback());
+      });
+    }
+    clock.advance_time(t0 + 4s);
+    REQUIRE(log.events.size() == 4);
+    CHECK(log.events[1].ts_event == t0 + 1100ms);
+    CHECK(log.events[2].ts_event == t0 + 2s);
+    CHECK(log.events[3].ts_event == t0 + 3s);
+    for (std::size_t k = 0; k < 4; ++k) CHECK(log.events[k].id == k + 1);
+  }
   SECTION("moving the clock from a callback is refused") {
     clock.set_time_alert("rogue", t0 + 1s, [&](const TimeEvent&) { clock.advance_by(1s); });
     REQUIRE_THROWS_WITH(clock.advance_time(t0 + 2s), Contains("called from a timer callback"));

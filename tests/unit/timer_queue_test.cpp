@@ -474,6 +474,82 @@ TEST_CASE("TimerQueue keeps a callback alive while it runs, even if it cancels i
   CHECK(queue.timer_count() == 1);
 }
 
+TEST_CASE("TimerQueue runs an anonymous alert's callback whole while the alerts it sets take its slot") {
+  // An anonymous alert's slot is recycled as it fires, its callback moved into the Due: the alerts
+  // its callback sets take that slot at once, and must not touch the running callback. A captured
+  // std::string makes the callable a heap box, so a callback freed or overwritten while it runs
+  // reads garbage here (and fails under ASan).
+  // Copies of `Live` are counted, so a callable lost or leaked shows as a count left over.
+  struct Live {
+    int* count;
+    explicit Live(int* c) : count(c) { ++*count; }
+    Live(const Live& other) : count(other.count) { ++*count; }
+    Live& operator=(const Live&) = delete;
+    ~Live() { --*count; }
+  };
+  int live = 0;
+  TimerQueue queue;
+  const ClockReading start{0, 0};
+  std::vector<std::string> seen;
+  const std::string tag(40, 'q');  // past the small-string buffer: a heap block of its own
+  nautilus::TimerHandle first;
+  first = queue.set_time_alert(
+      nautilus::from_unix_ns(10),
+      [&, tag, counted = Live{&live}](const nautilus::TimeEvent&) {
+        CHECK(*counted.count == 1);
+        CHECK_FALSE(queue.next_time(first).has_value());  // fired: its handle is stale
+        for (int i = 0; i < 3; ++i) {
+          queue.set_time_alert(
+              nautilus::from_unix_ns(20 + i),
+              [&seen, i](const nautilus::TimeEvent&) { seen.push_back("set-" + std::to_string(i)); },
+              nautilus::PastDeadline::fire_now, ClockReading{10, 10});
+        }
+        seen.push_back(tag);  // the captures are still the callback's own
+      },
+      nautilus::PastDeadline::fire_now, start);
+  while (auto due = queue.pop_due(ClockReading{30, 30})) {
+    queue.invoke(*due);
+    queue.finish(*due);
+  }
+  CHECK(seen == std::vector<std::string>{tag, "set-0", "set-1", "set-2"});
+  CHECK_FALSE(queue.cancel_timer(first));
+  CHECK(queue.timer_count() == 0);
+  CHECK(live == 0);  // the fired callback was released, once
+}
+
+TEST_CASE("TimerQueue: an anonymous alert's Due runs its own callback after being copied or moved") {
+  // The Due holds the callback it runs: a copy or a move must run its own copy, not the source's
+  // (a vector that grows moves its Dues).
+  TimerQueue queue;
+  std::vector<int> calls;
+  for (int i = 0; i < 5; ++i) {
+    const std::string label = "alert-" + std::to_string(i) + std::string(24, '-');  // boxed
+    queue.set_time_alert(
+        nautilus::from_unix_ns(10 + i), [&calls, i, label](const nautilus::TimeEvent&) { calls.push_back(i); },
+        nautilus::PastDeadline::fire_now, ClockReading{0, 0});
+  }
+  std::vector<TimerQueue::Due> dues;
+  dues.reserve(1);  // grows, moving the Dues taken so far
+  while (auto due = queue.pop_due(ClockReading{100, 100})) dues.push_back(std::move(*due));
+  REQUIRE(dues.size() == 5);
+  TimerQueue::Due copy = dues[2];         // copy-constructed
+  TimerQueue::Due assigned;
+  assigned = dues[4];                     // copy-assigned
+  TimerQueue::Due moved_into;
+  moved_into = std::move(dues[3]);        // move-assigned
+  for (const std::size_t k : {0U, 1U, 2U}) queue.invoke(dues[k]);
+  queue.invoke(moved_into);
+  queue.invoke(dues[4]);
+  queue.invoke(copy);
+  queue.invoke(assigned);
+  CHECK(calls == std::vector<int>{0, 1, 2, 3, 4, 2, 4});
+  for (auto* due : {&dues[0], &dues[1], &dues[2], &dues[3], &dues[4], &copy, &assigned, &moved_into}) {
+    queue.finish(*due);
+    CHECK_FALSE(static_cast<bool>(queue.callback_of(*due)));  // released by finish
+  }
+  CHECK(queue.timer_count() == 0);
+}
+
 TEST_CASE("TimerQueue keeps a callback alive until its last delivery in progress finishes") {
   // Two ticks of one periodic timer taken off the queue before either is finished (two threads
   // polling a LiveClock do this), then the timer cancelled: its callback must survive the first
