@@ -270,6 +270,44 @@ TEST_CASE("finishing a delivery and cancelling a timer cannot fail for lack of m
   CHECK(fired == 3);
 }
 
+TEST_CASE("an anonymous alert's fire cannot fail for lack of memory") {
+  // An anonymous alert's slot goes back to the free list as it fires, in `pop_due` (its callback
+  // moves into the Due): with every allocation failing, the slot goes to the list through its
+  // record, and is reused.
+  nautilus::TimerQueue queue;
+  const std::int64_t start = nautilus::to_unix_ns(t0);
+  const nautilus::ClockReading now{start, start};
+  int fired = 0;
+  const auto count = [&](const TimeEvent&) { ++fired; };
+  queue.set_time_alert(t0 + 1s, count, nautilus::PastDeadline::fire_now, now);
+  queue.set_time_alert(t0 + 2s, count, nautilus::PastDeadline::fire_now, now);
+  const nautilus::TimerHandle later =
+      queue.set_time_alert(t0 + 5s, count, nautilus::PastDeadline::fire_now, now);
+  const std::int64_t mid = start + 3'000'000'000;
+  bool cancelled = false;
+  {
+    const NoAllocation none;
+    while (auto due = queue.pop_due(nautilus::ClockReading{mid, mid})) {
+      queue.invoke(*due);
+      queue.finish(*due);
+    }
+    cancelled = queue.cancel_timer(later);
+  }
+  CHECK(fired == 2);
+  CHECK(cancelled);
+  CHECK(queue.timer_count() == 0);
+  // The recycled slots are reused and fire as new alerts.
+  queue.set_time_alert(t0 + 6s, count, nautilus::PastDeadline::fire_now, now);
+  queue.set_time_alert(t0 + 7s, count, nautilus::PastDeadline::fire_now, now);
+  const std::int64_t end = start + 10'000'000'000;
+  while (auto next = queue.pop_due(nautilus::ClockReading{end, end})) {
+    queue.invoke(*next);
+    queue.finish(*next);
+  }
+  CHECK(fired == 4);
+  CHECK(queue.timer_count() == 0);
+}
+
 namespace {
 
 // One line per event: everything a replay compares.

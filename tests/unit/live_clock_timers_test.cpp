@@ -136,7 +136,9 @@ TEST_CASE("LiveClock timers set and cancelled from several threads while the run
   CHECK(clock.cancel_timers() == static_cast<std::size_t>(threads * per_thread / 4));
 }
 
-TEST_CASE("LiveClock anonymous alerts set and cancelled by handle from several threads while the runner fires them") {
+TEST_CASE(
+    "LiveClock anonymous alerts set and cancelled by handle from several threads while the runner fires "
+    "them") {
   // Anonymous alerts fire through their own path (the callback moves into the delivery and the
   // slot is recycled at once): under the tsan preset, the data-race check of that path, with
   // callbacks that hold a heap block (a captured string) and set alerts of their own.
@@ -159,8 +161,9 @@ TEST_CASE("LiveClock anonymous alerts set and cancelled by handle from several t
             clock.set_time_alert(clock.now(), [&](const TimeEvent&) { chained.fetch_add(1); });
           });
         } else {  // half an hour out, cancelled by handle
-          const auto handle = clock.set_time_alert(clock.now() + std::chrono::nanoseconds{30min},
-                                                   [&, label](const TimeEvent&) { fired.fetch_add(label.empty() ? 1 : 1000); });
+          const auto handle = clock.set_time_alert(
+              clock.now() + std::chrono::nanoseconds{30min},
+              [&, label](const TimeEvent&) { fired.fetch_add(label.empty() ? 1 : 1000); });
           if (clock.cancel_timer(handle)) cancelled.fetch_add(1);
         }
       }

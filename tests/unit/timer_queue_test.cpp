@@ -525,18 +525,19 @@ TEST_CASE("TimerQueue: an anonymous alert's Due runs its own callback after bein
   for (int i = 0; i < 5; ++i) {
     const std::string label = "alert-" + std::to_string(i) + std::string(24, '-');  // boxed
     queue.set_time_alert(
-        nautilus::from_unix_ns(10 + i), [&calls, i, label](const nautilus::TimeEvent&) { calls.push_back(i); },
+        nautilus::from_unix_ns(10 + i),
+        [&calls, i, label](const nautilus::TimeEvent&) { calls.push_back(i); },
         nautilus::PastDeadline::fire_now, ClockReading{0, 0});
   }
   std::vector<TimerQueue::Due> dues;
   dues.reserve(1);  // grows, moving the Dues taken so far
   while (auto due = queue.pop_due(ClockReading{100, 100})) dues.push_back(std::move(*due));
   REQUIRE(dues.size() == 5);
-  TimerQueue::Due copy = dues[2];         // copy-constructed
+  TimerQueue::Due copy = dues[2];  // copy-constructed
   TimerQueue::Due assigned;
-  assigned = dues[4];                     // copy-assigned
+  assigned = dues[4];  // copy-assigned
   TimerQueue::Due moved_into;
-  moved_into = std::move(dues[3]);        // move-assigned
+  moved_into = std::move(dues[3]);  // move-assigned
   for (const std::size_t k : {0U, 1U, 2U}) queue.invoke(dues[k]);
   queue.invoke(moved_into);
   queue.invoke(dues[4]);

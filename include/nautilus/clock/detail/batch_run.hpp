@@ -18,10 +18,10 @@
 // rises along it; the radix sort is stable, so equal deadlines keep that order. An inbox whose
 // orders do not rise (not a case `TimerQueue` produces) is sorted by (deadline, order) instead.
 //
-// The sort. Only the key bits that differ within the batch are sorted on: a batch spread over a
-// millisecond varies in its low 20 bits, two passes of 10-bit digits (1,024 buckets). At most six
-// passes of 11-bit digits cover the whole key. A batch of fewer than `radix_floor` entries is sorted
-// by comparison, in place.
+// The sort. Only the bits of the keys' offsets from the least key are sorted on: a batch spread
+// over a millisecond has offsets of 20 bits, two passes of 10-bit digits (1,024 buckets), whose
+// digits are counted together in one read. At most six passes of 11-bit digits cover the whole key.
+// A batch of fewer than `radix_floor` entries is sorted by comparison, in place.
 //
 // Memory. The inbox and the run are 16-byte entries in vectors. The sort needs a second array of
 // the batch's size while it runs; the other array goes back to the allocator once sorted, and the
