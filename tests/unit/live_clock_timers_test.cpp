@@ -28,6 +28,25 @@ bool wait_for(std::mutex& m, std::condition_variable& cv, Pred done, std::chrono
   return cv.wait_for(lock, bound, done);
 }
 
+// Runs `body(t, i)` for i in [0, per_thread) on each of `threads` threads at once, and joins them.
+template <class Body>
+void on_threads(int threads, int per_thread, Body body) {
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&body, t, per_thread] {
+      for (int i = 0; i < per_thread; ++i) body(t, i);
+    });
+  }
+  for (auto& w : workers) w.join();
+}
+
+// Yields until `done()` holds, for at most 20 s of the clock's own monotonic time.
+template <class Pred>
+void yield_until(const LiveClock& clock, Pred done) {
+  const auto deadline = clock.monotonic_ns() + std::chrono::nanoseconds{20s}.count();
+  while (!done() && clock.monotonic_ns() < deadline) std::this_thread::yield();
+}
+
 }  // namespace
 
 TEST_CASE("LiveClock::poll fires what is due and returns the time to the next tick") {
@@ -111,24 +130,17 @@ TEST_CASE("LiveClock timers set and cancelled from several threads while the run
   constexpr int threads = 3;
   constexpr int per_thread = 300;
   clock.start_runner();
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      for (int i = 0; i < per_thread; ++i) {
-        const std::string name = "t" + std::to_string(t) + "-" + std::to_string(i);
-        // Half due at once, half an hour out (those are cancelled below or by cancel_timers).
-        const auto at = clock.now() + (i % 2 == 0 ? 0ns : std::chrono::nanoseconds{30min});
-        clock.set_time_alert(name, at, [&](const TimeEvent&) { fired.fetch_add(1); });
-        if (i % 4 == 1 && clock.cancel_timer(name)) cancelled.fetch_add(1);
-        (void)clock.next_time(name);
-        (void)clock.timer_count();
-      }
-    });
-  }
-  for (auto& w : workers) w.join();
+  on_threads(threads, per_thread, [&](int t, int i) {
+    const std::string name = "t" + std::to_string(t) + "-" + std::to_string(i);
+    // Half due at once, half an hour out (those are cancelled below or by cancel_timers).
+    const auto at = clock.now() + (i % 2 == 0 ? 0ns : std::chrono::nanoseconds{30min});
+    clock.set_time_alert(name, at, [&](const TimeEvent&) { fired.fetch_add(1); });
+    if (i % 4 == 1 && clock.cancel_timer(name)) cancelled.fetch_add(1);
+    (void)clock.next_time(name);
+    (void)clock.timer_count();
+  });
   // Every timer due at once fires; wait for that event, then shut down.
-  const auto deadline = clock.monotonic_ns() + std::chrono::nanoseconds{20s}.count();
-  while (fired.load() < threads * per_thread / 2 && clock.monotonic_ns() < deadline) std::this_thread::yield();
+  yield_until(clock, [&] { return fired.load() >= threads * per_thread / 2; });
   clock.stop_runner();
   CHECK(fired.load() == threads * per_thread / 2);
   CHECK(cancelled.load() == threads * per_thread / 4);
@@ -146,39 +158,32 @@ TEST_CASE(
   std::atomic<int> fired{0};
   std::atomic<int> chained{0};
   std::atomic<int> cancelled{0};
+  std::atomic<int> garbled{0};  // callbacks whose captured string was not their own
   constexpr int threads = 3;
   constexpr int per_thread = 300;
   clock.start_runner();
-  std::vector<std::thread> workers;
-  for (int t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      for (int i = 0; i < per_thread; ++i) {
-        const std::string label = "worker-" + std::to_string(t) + "-alert-" + std::to_string(i);
-        if (i % 2 == 0) {  // due at once; its callback sets one more, due at once too
-          clock.set_time_alert(clock.now(), [&, label](const TimeEvent&) {
-            CHECK(label.rfind("worker-", 0) == 0);
-            fired.fetch_add(1);
-            clock.set_time_alert(clock.now(), [&](const TimeEvent&) { chained.fetch_add(1); });
-          });
-        } else {  // half an hour out, cancelled by handle
-          const auto handle = clock.set_time_alert(
-              clock.now() + std::chrono::nanoseconds{30min},
-              [&, label](const TimeEvent&) { fired.fetch_add(label.empty() ? 1 : 1000); });
-          if (clock.cancel_timer(handle)) cancelled.fetch_add(1);
-        }
-      }
-    });
-  }
-  for (auto& w : workers) w.join();
+  on_threads(threads, per_thread, [&](int t, int i) {
+    const std::string label = "worker-" + std::to_string(t) + "-alert-" + std::to_string(i);
+    if (i % 2 == 0) {  // due at once; its callback sets one more, due at once too
+      clock.set_time_alert(clock.now(), [&, label](const TimeEvent&) {
+        if (label.rfind("worker-", 0) != 0) garbled.fetch_add(1);
+        fired.fetch_add(1);
+        clock.set_time_alert(clock.now(), [&](const TimeEvent&) { chained.fetch_add(1); });
+      });
+    } else {  // half an hour out, cancelled by handle
+      const auto handle =
+          clock.set_time_alert(clock.now() + std::chrono::nanoseconds{30min},
+                               [&, label](const TimeEvent&) { fired.fetch_add(label.empty() ? 1 : 1000); });
+      if (clock.cancel_timer(handle)) cancelled.fetch_add(1);
+    }
+  });
   constexpr int due_now = threads * per_thread / 2;
-  const auto deadline = clock.monotonic_ns() + std::chrono::nanoseconds{20s}.count();
-  while ((fired.load() < due_now || chained.load() < due_now) && clock.monotonic_ns() < deadline) {
-    std::this_thread::yield();
-  }
+  yield_until(clock, [&] { return fired.load() >= due_now && chained.load() >= due_now; });
   clock.stop_runner();
   CHECK(fired.load() == due_now);
   CHECK(chained.load() == due_now);
   CHECK(cancelled.load() == due_now);
+  CHECK(garbled.load() == 0);
   CHECK(clock.timer_count() == 0);
 }
 
@@ -193,8 +198,7 @@ TEST_CASE("LiveClock destruction stops the runner: no callback runs afterwards")
       in_callback.store(false);
     });
     clock.start_runner();
-    const auto deadline = clock.monotonic_ns() + std::chrono::nanoseconds{20s}.count();
-    while (ticks.load() < 3 && clock.monotonic_ns() < deadline) std::this_thread::yield();
+    yield_until(clock, [&] { return ticks.load() >= 3; });
     CHECK(ticks.load() >= 3);
   }  // ~LiveClock joins the runner here
   CHECK_FALSE(in_callback.load());
