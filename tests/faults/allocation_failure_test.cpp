@@ -78,6 +78,14 @@ namespace {
 
 const unix_nanos t0 = nautilus::parse_iso8601("2024-03-01T09:30:00Z");
 
+// Runs and finishes every tick of `queue` due at `now` (monotonic and realtime alike).
+void fire_due(nautilus::TimerQueue& queue, std::int64_t now) {
+  while (auto due = queue.pop_due(nautilus::ClockReading{now, now})) {
+    queue.invoke(*due);
+    queue.finish(*due);
+  }
+}
+
 // Every allocation on this thread fails while one of these lives.
 struct NoAllocation {
   NoAllocation() { fail_every = true; }
@@ -262,11 +270,7 @@ TEST_CASE("finishing a delivery and cancelling a timer cannot fail for lack of m
   // The recycled slots are reused and fire as new timers.
   queue.set_time_alert("again", at(3s), count, nautilus::PastDeadline::fire_now, now);
   queue.set_time_alert("and-again", at(4s), count, nautilus::PastDeadline::fire_now, now);
-  const std::int64_t end = start + 10'000'000'000;
-  while (auto next = queue.pop_due(nautilus::ClockReading{end, end})) {
-    queue.invoke(*next);
-    queue.finish(*next);
-  }
+  fire_due(queue, start + 10'000'000'000);
   CHECK(fired == 3);
 }
 
@@ -287,10 +291,7 @@ TEST_CASE("an anonymous alert's fire cannot fail for lack of memory") {
   bool cancelled = false;
   {
     const NoAllocation none;
-    while (auto due = queue.pop_due(nautilus::ClockReading{mid, mid})) {
-      queue.invoke(*due);
-      queue.finish(*due);
-    }
+    fire_due(queue, mid);
     cancelled = queue.cancel_timer(later);
   }
   CHECK(fired == 2);
@@ -299,11 +300,7 @@ TEST_CASE("an anonymous alert's fire cannot fail for lack of memory") {
   // The recycled slots are reused and fire as new alerts.
   queue.set_time_alert(t0 + 6s, count, nautilus::PastDeadline::fire_now, now);
   queue.set_time_alert(t0 + 7s, count, nautilus::PastDeadline::fire_now, now);
-  const std::int64_t end = start + 10'000'000'000;
-  while (auto next = queue.pop_due(nautilus::ClockReading{end, end})) {
-    queue.invoke(*next);
-    queue.finish(*next);
-  }
+  fire_due(queue, start + 10'000'000'000);
   CHECK(fired == 4);
   CHECK(queue.timer_count() == 0);
 }

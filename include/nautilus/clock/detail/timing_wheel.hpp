@@ -122,6 +122,12 @@ struct WheelEntry {
   return (capacity + capacity / 8 + 255) / 256 * 256;
 }
 
+// A deadline as an unsigned key that orders alike (an order-preserving map from int64 to uint64:
+// the sign bit flipped), whose bits the wheel's levels and the batch run's radix digits read.
+[[nodiscard]] constexpr std::uint64_t deadline_key(std::int64_t deadline) noexcept {
+  return static_cast<std::uint64_t>(deadline) ^ (std::uint64_t{1} << 63U);
+}
+
 // (deadline, order) before (deadline, order): the order in which entries leave.
 [[nodiscard]] inline bool entry_before(const WheelEntry& a, const WheelEntry& b) noexcept {
   return a.deadline != b.deadline ? a.deadline < b.deadline : a.order < b.order;
@@ -162,13 +168,13 @@ class TimingWheel {
   // current time, before which later pushes rarely fall. (Started at `e`, a wheel loaded with
   // deadlines in random order would take every one before `e` into the near heap, and restart.)
   void push(WheelEntry e, std::int64_t floor = std::numeric_limits<std::int64_t>::max()) {
-    const std::uint64_t key = key_of(e.deadline);
+    const std::uint64_t key = deadline_key(e.deadline);
     // An empty wheel may start anywhere at or before its first key.
     if (size_ == 0) {
       if ((levels_ | staged_levels_) != 0) [[unlikely]] {
         forget_slots();  // empty slots left set, and staged: a sweep emptied the wheel
       }
-      cursor_ = std::min(key, key_of(floor));
+      cursor_ = std::min(key, deadline_key(floor));
       near_end_ = cursor_;
     }
     if (key < near_end_) {
@@ -199,7 +205,7 @@ class TimingWheel {
   void replace_top(WheelEntry e) {
     // As `push`, minus the restart (which would move the entry `pop` is about to remove): the next
     // push restarts if needed.
-    if (key_of(e.deadline) < near_end_) {
+    if (deadline_key(e.deadline) < near_end_) {
       append(near_, e);
       std::push_heap(near_.begin(), near_.end(), later);  // e is later: the earliest stays first
     } else {
@@ -226,7 +232,7 @@ class TimingWheel {
       resume();
     }
     if (!near_.empty()) return near_.front().deadline <= limit ? &near_.front() : nullptr;
-    const std::uint64_t bound = key_of(limit);
+    const std::uint64_t bound = deadline_key(limit);
     while (levels_ != 0) {
       const unsigned level = static_cast<unsigned>(std::countr_zero(levels_));
       const unsigned slot = static_cast<unsigned>(std::countr_zero(occupied_[level]));
@@ -788,7 +794,7 @@ class TimingWheel {
       const auto take = static_cast<std::uint32_t>(std::min<std::size_t>(count - used, most - moved));
       for (std::uint32_t i = 0; i < take; ++i) {
         const WheelEntry e = head->entries[used];
-        bank_place(below, key_of(e.deadline), e);  // first: on bad_alloc the entry stays here
+        bank_place(below, deadline_key(e.deadline), e);  // first: on bad_alloc the entry stays here
         ++used;
         --chain.size;
       }
@@ -953,11 +959,6 @@ class TimingWheel {
     if (!keep_heads()) release(chain);
   }
 
-  // An order-preserving map from int64 to uint64: flip the sign bit.
-  static std::uint64_t key_of(std::int64_t deadline) noexcept {
-    return static_cast<std::uint64_t>(deadline) ^ (std::uint64_t{1} << 63U);
-  }
-
   static bool later(const WheelEntry& a, const WheelEntry& b) noexcept { return entry_before(b, a); }
 
   // The first key of `slot` at `level`, given the cursor: the cursor's bits above the level, the
@@ -969,7 +970,7 @@ class TimingWheel {
   }
 
   void place(WheelEntry e) {
-    const std::uint64_t key = key_of(e.deadline);
+    const std::uint64_t key = deadline_key(e.deadline);
     const std::uint64_t diff = key ^ cursor_;
     const unsigned level = diff == 0 ? 0 : static_cast<unsigned>(63 - std::countl_zero(diff)) / 6;
     const auto slot = static_cast<unsigned>((key >> (6 * level)) & 63U);
@@ -1030,7 +1031,7 @@ class TimingWheel {
       }
     }
     all.insert(all.end(), near_.begin(), near_.end());
-    cursor_ = key_of(near_.front().deadline);
+    cursor_ = deadline_key(near_.front().deadline);
     near_end_ = cursor_;
     near_.clear();
     occupied_.fill(0);
