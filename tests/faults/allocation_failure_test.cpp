@@ -236,6 +236,33 @@ TEST_CASE("advance_time_collect into a full buffer keeps the events taken and le
   CHECK(clock.now() == t0 + 10s);
 }
 
+TEST_CASE(
+    "a callback that takes the outbox mid-advance leaves the next event pending if the outbox cannot grow") {
+  TestClock clock{t0};
+  std::vector<TimeEvent> taken;
+  clock.set_time_alert("quiet-1", t0 + 1s);  // no callback: its event goes to the outbox
+  clock.set_time_alert("taker", t0 + 2s, [&](const TimeEvent&) { taken = clock.take_events(); });
+  clock.set_time_alert("quiet-3", t0 + 3s);
+  REQUIRE(clock.advance_time(t0 + 1s) == 1);  // the outbox now has room for 16 events
+  // The taker leaves the outbox with no storage: room for quiet-3's event must be made again before
+  // its tick is taken, and that allocation (16 events) fails.
+  const std::size_t failed_before = failed;
+  fail_size = 16 * sizeof(TimeEvent);
+  CHECK_THROWS_AS(clock.advance_time(t0 + 10s), std::bad_alloc);
+  fail_size = 0;
+  REQUIRE(failed == failed_before + 1);
+  REQUIRE(taken.size() == 1);
+  CHECK(taken[0].name == "quiet-1");
+  CHECK(clock.now() == t0 + 2s);  // at the last tick taken
+  CHECK(clock.timer_count() == 1);
+  CHECK(clock.next_time("quiet-3") == t0 + 3s);
+  CHECK(clock.advance_time(t0 + 10s) == 1);
+  const std::vector<TimeEvent> rest = clock.take_events();
+  REQUIRE(rest.size() == 1);
+  CHECK(rest[0].name == "quiet-3");
+  CHECK(rest[0].id == 3);
+}
+
 TEST_CASE("finishing a delivery and cancelling a timer cannot fail for lack of memory") {
   // A fired timer's slot goes back to the free list in `finish`, which is noexcept: a std::bad_alloc
   // there would end the program. A cancel must not fail after the timer is gone either. With every

@@ -369,6 +369,58 @@ TEST_CASE("TestClock::adjust_realtime steps realtime only, as NTP steps a live h
   }
 }
 
+TEST_CASE("TestClock: a realtime step made by a callback holds for the rest of the advance") {
+  TestClock clock{t0};
+  const std::int64_t monotonic_start = clock.monotonic_ns();
+  const auto step = GENERATE(std::chrono::nanoseconds{1h}, std::chrono::nanoseconds{-90s});
+  CAPTURE(step.count());
+  std::vector<TimeEvent> events;
+  std::vector<unix_nanos> now_in_callback;
+  const auto record = [&](const TimeEvent& e) {
+    events.push_back(e);
+    now_in_callback.push_back(clock.now());
+  };
+  clock.set_time_alert("stepper", t0 + 10s, [&](const TimeEvent& e) {
+    record(e);
+    clock.adjust_realtime(step);
+  });
+  clock.set_time_alert("same-tick", t0 + 10s, record);
+  clock.set_time_alert("later", t0 + 20s, record);
+  CHECK(clock.advance_time(t0 + 30s) == 3);
+  REQUIRE(events.size() == 3);
+  CHECK(now_in_callback[0] == t0 + 10s);
+  // The events keep the ts_event they were set for and fire on time on the monotonic line; they
+  // are stamped, and the clock reads, realtime moved by the step.
+  CHECK(events[1].name == "same-tick");
+  CHECK(events[1].ts_event == t0 + 10s);
+  CHECK(events[1].ts_init == t0 + 10s + step);
+  CHECK(now_in_callback[1] == t0 + 10s + step);
+  CHECK(events[2].name == "later");
+  CHECK(events[2].ts_event == t0 + 20s);
+  CHECK(events[2].ts_init == t0 + 20s + step);
+  CHECK(events[2].lateness == 0ns);
+  CHECK(now_in_callback[2] == t0 + 20s + step);
+  // The advance ends 30 s later on the monotonic line.
+  CHECK(clock.monotonic_ns() == monotonic_start + std::chrono::nanoseconds{30s}.count());
+  CHECK(clock.now() == t0 + 30s + step);
+}
+
+TEST_CASE("TestClock: a realtime step made by a callback that puts the end of the advance past 2262 throws") {
+  const unix_nanos late = nautilus::from_unix_ns(std::numeric_limits<std::int64_t>::max() - 100'000'000'000);
+  TestClock clock{late};
+  clock.set_time_alert("stepper", late + 1s, [&](const TimeEvent&) { clock.adjust_realtime(50s); });
+  clock.set_time_alert("after", late + 2s);
+  // The step itself fits (late + 51 s); the advance's end, late + 99 s + 50 s, does not.
+  CHECK_THROWS_MATCHES(
+      clock.advance_time(late + 99s), nautilus::clock_error,
+      Catch::Matchers::Message(
+          "TestClock: a realtime step of " + std::to_string(nautilus::to_unix_ns(late + 51s)) + " - " +
+          std::to_string(nautilus::to_unix_ns(late + 1s)) +
+          "ns made by a callback puts the end of the advance outside the int64 nanosecond range"));
+  CHECK(clock.now() == late + 51s);  // stopped at the stepper's tick, the step kept
+  CHECK(clock.timer_count() == 1);   // "after" is still pending
+}
+
 TEST_CASE("TestClock: a throwing callback loses nothing") {
   TestClock clock{t0};
   int ticks = 0;

@@ -168,7 +168,10 @@ class TestClock {
 
   // Steps the realtime reading by `delta` (either sign), as NTP steps a live host's clock:
   // monotonic time and pending timers do not move, and ticks keep their `ts_event`. Throws
-  // `clock_error` if the realtime would leave the int64 range.
+  // `clock_error` if the realtime would leave the int64 range. Allowed in a callback: the advance
+  // running it goes on along the monotonic line, its later ticks and its end read realtime moved
+  // by `delta` (an advance whose end would then leave the int64 range throws `clock_error` at the
+  // step's tick).
   void adjust_realtime(std::chrono::nanoseconds delta) {
     const unix_nanos stepped = checked_add(now(), delta);
     realtime_ns_.store(to_unix_ns(stepped), std::memory_order_release);
@@ -238,6 +241,20 @@ class TestClock {
     return from_unix_ns(target);
   }
 
+  // `target` moved as the realtime reading was stepped, from `before` to `after`. Throws
+  // `clock_error` if it leaves the int64 range (the advance then stops at the current tick).
+  [[gnu::noinline]] static std::int64_t stepped(std::int64_t target, std::int64_t before,
+                                                std::int64_t after) {
+    std::int64_t delta = 0;
+    std::int64_t moved = 0;
+    if (detail::sub_overflows(after, before, delta) || detail::add_overflows(target, delta, moved)) {
+      throw clock_error(
+          "TestClock: a realtime step of " + std::to_string(after) + " - " + std::to_string(before) +
+          "ns made by a callback puts the end of the advance outside the int64 nanosecond range");
+    }
+    return moved;
+  }
+
   // `collected` receives the events under Deliver::collect.
   std::size_t advance(const char* operation, unix_nanos t, Deliver deliver,
                       std::vector<TimeEvent>* collected = nullptr) {
@@ -252,7 +269,8 @@ class TestClock {
 
   // Fires every tick due up to `target_monotonic`, then sets the clock to (target_monotonic,
   // target); `target` is the realtime that goes with it, and neither is before now (checked by
-  // the caller). Returns the number of events fired.
+  // the caller). A callback's `adjust_realtime` moves `target` with it. Returns the number of
+  // events fired.
   std::size_t run(std::int64_t target, std::int64_t target_monotonic, Deliver deliver,
                   std::vector<TimeEvent>* collected = nullptr) {
     std::size_t fired = 0;
@@ -262,30 +280,40 @@ class TestClock {
       ~Reset() { flag = false; }
     } reset{dispatching_};
     TimerQueue::Due& due = due_;  // one for every fire (and every run): no event built or destroyed
+    // The events with no callback go here (all of them when collected).
+    std::vector<TimeEvent>& sink = deliver == Deliver::collect ? *collected : outbox_;
+    ClockReading now = reading();
     for (;;) {
       const auto next = timers_.next_deadline_ns();
       if (!next || *next > target_monotonic) break;
-      // Room for the event before its tick is taken (in the outbox, should its timer have no
-      // callback): a std::bad_alloc then loses nothing.
-      std::vector<TimeEvent>& sink = deliver == Deliver::collect ? *collected : outbox_;
+      // Room for the event before its tick is taken (a callback may have taken the outbox's
+      // storage): a std::bad_alloc then loses nothing.
       if (sink.size() == sink.capacity()) sink.reserve(std::max<std::size_t>(16, sink.capacity() * 2));
       // Step to the tick, never back: a tick already late (after set_time) fires at the current time.
       // The tick's realtime is target - (target_monotonic - tick): the difference lies within
       // (0, target - now], so nothing overflows even when the two lines are far apart.
-      if (*next > monotonic_ns()) store(*next, target - (target_monotonic - *next));
-      if (!timers_.pop_due(reading(), due)) break;  // not reached: the tick is due
+      if (*next > now.monotonic_ns) {
+        now = {*next, target - (target_monotonic - *next)};
+        store(now.monotonic_ns, now.realtime_ns);
+      }
+      if (!timers_.pop_due(now, due)) break;  // not reached: the tick is due
       ++fired;
       struct Finish {
         TimerQueue& timers;
         TimerQueue::Due& due;
         ~Finish() { timers.finish(due); }
       } finish{timers_, due};
-      if (deliver == Deliver::collect) {
-        collected->push_back(std::move(due.event));  // no allocation: room was made above
-      } else if (due.has_callback) {
+      if (deliver == Deliver::callbacks && due.has_callback) {
         timers_.invoke(due);
+        // The callback may have stepped the realtime line (`adjust_realtime`; nothing else moves
+        // the clock while dispatching). The step holds for the rest of the advance, which goes on
+        // along the monotonic line: later ticks and the end read realtime moved by the same amount.
+        if (const std::int64_t real = now_ns(); real != now.realtime_ns) [[unlikely]] {
+          target = stepped(target, now.realtime_ns, real);
+          now.realtime_ns = real;
+        }
       } else {
-        outbox_.push_back(std::move(due.event));  // no allocation: room was made above
+        sink.push_back(std::move(due.event));  // no allocation: room was made above
       }
     }
     store(target_monotonic, target);
