@@ -652,10 +652,17 @@ class TimerQueue {
   // alert's was recycled as it fired: its callback, held by `due`, is released). Call it after
   // `invoke` (also when the callback threw) or instead of it.
   // Inline for an anonymous alert (left to the compiler, the benchmark's `TestClock` loop called
-  // it: 19 instructions a fire); a named timer's in `finish_named`.
+  // it: 19 instructions a fire) and for a timer still pending after its delivery (a periodic
+  // timer, re-armed: one delivery less); any other in `finish_named`. Measured run alternately:
+  // periodic/1000 0.96x the time, a named alert's batch/1000 1.02x (9 more instructions a fire).
   [[gnu::always_inline]] void finish(Due& due) noexcept {
     if (due.record == nullptr) {  // an anonymous alert, or never filled by `pop_due`
       due.held = nullptr;
+      return;
+    }
+    Node& node = due.record->node;
+    if (node.seq() != 0 && node.deliveries() != 0 && overflowing_.empty()) [[likely]] {
+      node.state -= Node::delivery_unit;  // as `finish_named` would, which then finds it pending
       return;
     }
     finish_named(due);
