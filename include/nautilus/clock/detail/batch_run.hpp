@@ -20,7 +20,8 @@
 //
 // The sort. Only the bits of the keys' offsets from the least key are sorted on: a batch spread
 // over a millisecond has offsets of 20 bits, two passes of 10-bit digits (1,024 buckets), whose
-// digits are counted together in one read. At most six passes of 11-bit digits cover the whole key.
+// digits are counted together in one read, in 16-bit counts up to 65,535 entries. At most six
+// passes of 11-bit digits cover the whole key.
 // A batch of fewer than `radix_floor` entries is sorted by comparison, in place.
 //
 // Memory. The inbox and the run are 16-byte entries in vectors. The sort needs a second array of
@@ -159,7 +160,7 @@ class BatchRun {
   // An emptied array of this many entries or fewer (1 KiB) is kept, not given back: a queue that
   // loads a few timers at a time then allocates nothing.
   static constexpr std::size_t kept_entries = 64;
-  // Digits of up to 11 bits: 2,048 buckets, 8 KiB of counts.
+  // Digits of up to 11 bits: 2,048 buckets, 8 KiB of 32-bit counts a pass (4 KiB in 16 bits).
   static constexpr unsigned max_digit_bits = 11;
 
   // `deadline - least` (least <= deadline) as an unsigned number, exact over the whole int64 range:
