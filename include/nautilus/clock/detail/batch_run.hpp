@@ -18,7 +18,7 @@
 // rises along it; the radix sort is stable, so equal deadlines keep that order. An inbox whose
 // orders do not rise (not a case `TimerQueue` produces) is sorted by (deadline, order) instead.
 //
-// The sort. Only the bits of the keys' offsets from the least key are sorted on: a batch spread
+// The sort. Only the bits of the deadlines' offsets from the least are sorted on: a batch spread
 // over a millisecond has offsets of 20 bits, two passes of 10-bit digits (1,024 buckets), whose
 // digits are counted together in one read, in 16-bit counts up to 65,535 entries. At most six
 // passes of 11-bit digits cover the whole key.
@@ -171,11 +171,11 @@ class BatchRun {
 
   void sort_by_comparison() noexcept { std::sort(inbox_.begin(), inbox_.end(), entry_before); }
 
-  // Sorts the inbox on the low `bits` bits (1 to 64) of the keys' offsets from `least` (the least
-  // key), stably, with `scratch` (sized) as the second array; returns the array that holds the result.
-  // The counts of the first two passes are taken in one read of the inbox (a batch spread over up to
-  // 4 ms needs no more passes): measured at 10^3 alerts over a millisecond, 52 instructions per
-  // entry instead of 58.
+  // Sorts the inbox on the low `bits` bits (1 to 64) of the deadlines' offsets from `least` (the
+  // least deadline), stably, with `scratch` (sized) as the second array; returns the array that
+  // holds the result. The counts of the first two passes are taken in one read of the inbox (a
+  // batch spread over up to 4 ms needs no more passes): measured at 10^3 alerts over a
+  // millisecond, 52 instructions per entry instead of 58.
   template <class Count>
   Entries* radix_sort(std::int64_t least, unsigned bits, Entries& scratch) noexcept {
     const unsigned passes = (bits + max_digit_bits - 1) / max_digit_bits;  // 1 to 6

@@ -123,7 +123,8 @@ struct WheelEntry {
 }
 
 // A deadline as an unsigned key that orders alike (an order-preserving map from int64 to uint64:
-// the sign bit flipped), whose bits the wheel's levels and the batch run's radix digits read.
+// the sign bit flipped), whose bits the wheel's levels read. (The batch run's radix sort takes
+// `deadline - least` as unsigned instead: the flip cancels in the difference.)
 [[nodiscard]] constexpr std::uint64_t deadline_key(std::int64_t deadline) noexcept {
   return static_cast<std::uint64_t>(deadline) ^ (std::uint64_t{1} << 63U);
 }
