@@ -19,6 +19,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -85,6 +86,23 @@ void fire_due(nautilus::TimerQueue& queue, std::int64_t now) {
     queue.finish(*due);
   }
 }
+
+// A queue read at t0 whose alerts count their fires in `fired`.
+struct CountingQueue {
+  nautilus::TimerQueue queue;
+  std::int64_t start = nautilus::to_unix_ns(t0);
+  int fired = 0;
+  // An alert at t0 + d, named `name`, or anonymous.
+  nautilus::TimerHandle alert(std::string_view name, std::chrono::seconds d) {
+    return queue.set_time_alert(name, t0 + d, counter(), nautilus::PastDeadline::fire_now, {start, start});
+  }
+  nautilus::TimerHandle alert(std::chrono::seconds d) {
+    return queue.set_time_alert(t0 + d, counter(), nautilus::PastDeadline::fire_now, {start, start});
+  }
+  nautilus::TimerCallback counter() {
+    return [this](const TimeEvent&) { ++fired; };
+  }
+};
 
 // Every allocation on this thread fails while one of these lives.
 struct NoAllocation {
@@ -267,17 +285,12 @@ TEST_CASE("finishing a delivery and cancelling a timer cannot fail for lack of m
   // A fired timer's slot goes back to the free list in `finish`, which is noexcept: a std::bad_alloc
   // there would end the program. A cancel must not fail after the timer is gone either. With every
   // allocation failing, the free slots go to the list through their records, and are reused.
-  nautilus::TimerQueue queue;
-  const std::int64_t start = nautilus::to_unix_ns(t0);
-  const nautilus::ClockReading now{start, start};
-  int fired = 0;
-  const auto count = [&](const TimeEvent&) { ++fired; };
-  const auto at = [&](std::chrono::seconds d) { return t0 + d; };
-  queue.set_time_alert("fires", at(1s), count, nautilus::PastDeadline::fire_now, now);
-  queue.set_time_alert("by-name", at(5s), count, nautilus::PastDeadline::fire_now, now);
-  const nautilus::TimerHandle by_handle =
-      queue.set_time_alert("by-handle", at(6s), count, nautilus::PastDeadline::fire_now, now);
-  const std::int64_t later = start + 2'000'000'000;
+  CountingQueue counting;
+  nautilus::TimerQueue& queue = counting.queue;
+  counting.alert("fires", 1s);
+  counting.alert("by-name", 5s);
+  const nautilus::TimerHandle by_handle = counting.alert("by-handle", 6s);
+  const std::int64_t later = counting.start + 2'000'000'000;
   auto due = queue.pop_due(nautilus::ClockReading{later, later});
   REQUIRE(due);
   bool cancelled_by_name = false;
@@ -289,46 +302,42 @@ TEST_CASE("finishing a delivery and cancelling a timer cannot fail for lack of m
     cancelled_by_name = queue.cancel_timer("by-name");
     cancelled_by_handle = queue.cancel_timer(by_handle);
   }
-  CHECK(fired == 1);
+  CHECK(counting.fired == 1);
   CHECK(cancelled_by_name);
   CHECK(cancelled_by_handle);
   CHECK(queue.timer_count() == 0);
   CHECK_FALSE(queue.has_timer("fires"));
   // The recycled slots are reused and fire as new timers.
-  queue.set_time_alert("again", at(3s), count, nautilus::PastDeadline::fire_now, now);
-  queue.set_time_alert("and-again", at(4s), count, nautilus::PastDeadline::fire_now, now);
-  fire_due(queue, start + 10'000'000'000);
-  CHECK(fired == 3);
+  counting.alert("again", 3s);
+  counting.alert("and-again", 4s);
+  fire_due(queue, counting.start + 10'000'000'000);
+  CHECK(counting.fired == 3);
 }
 
 TEST_CASE("an anonymous alert's fire cannot fail for lack of memory") {
   // An anonymous alert's slot goes back to the free list as it fires, in `pop_due` (its callback
   // moves into the Due): with every allocation failing, the slot goes to the list through its
   // record, and is reused.
-  nautilus::TimerQueue queue;
-  const std::int64_t start = nautilus::to_unix_ns(t0);
-  const nautilus::ClockReading now{start, start};
-  int fired = 0;
-  const auto count = [&](const TimeEvent&) { ++fired; };
-  queue.set_time_alert(t0 + 1s, count, nautilus::PastDeadline::fire_now, now);
-  queue.set_time_alert(t0 + 2s, count, nautilus::PastDeadline::fire_now, now);
-  const nautilus::TimerHandle later =
-      queue.set_time_alert(t0 + 5s, count, nautilus::PastDeadline::fire_now, now);
-  const std::int64_t mid = start + 3'000'000'000;
+  CountingQueue counting;
+  nautilus::TimerQueue& queue = counting.queue;
+  counting.alert(1s);
+  counting.alert(2s);
+  const nautilus::TimerHandle later = counting.alert(5s);
+  const std::int64_t mid = counting.start + 3'000'000'000;
   bool cancelled = false;
   {
     const NoAllocation none;
     fire_due(queue, mid);
     cancelled = queue.cancel_timer(later);
   }
-  CHECK(fired == 2);
+  CHECK(counting.fired == 2);
   CHECK(cancelled);
   CHECK(queue.timer_count() == 0);
   // The recycled slots are reused and fire as new alerts.
-  queue.set_time_alert(t0 + 6s, count, nautilus::PastDeadline::fire_now, now);
-  queue.set_time_alert(t0 + 7s, count, nautilus::PastDeadline::fire_now, now);
-  fire_due(queue, start + 10'000'000'000);
-  CHECK(fired == 4);
+  counting.alert(6s);
+  counting.alert(7s);
+  fire_due(queue, counting.start + 10'000'000'000);
+  CHECK(counting.fired == 4);
   CHECK(queue.timer_count() == 0);
 }
 
