@@ -229,9 +229,9 @@ TEST_CASE("advance_time_collect into a full buffer keeps the events taken and le
   }
   std::vector<TimeEvent> out;
   out.reserve(3);
-  // The buffer is full after three events; growing it (to 16 events) fails.
+  // The buffer is full after three events; growing it (doubled, to 6 events) fails.
   const std::size_t failed_before = failed;
-  fail_size = 16 * sizeof(TimeEvent);
+  fail_size = 6 * sizeof(TimeEvent);
   CHECK_THROWS_AS(clock.advance_time_collect(t0 + 10s, out), std::bad_alloc);
   fail_size = 0;
   REQUIRE(failed == failed_before + 1);
@@ -261,11 +261,11 @@ TEST_CASE(
   clock.set_time_alert("quiet-1", t0 + 1s);  // no callback: its event goes to the outbox
   clock.set_time_alert("taker", t0 + 2s, [&](const TimeEvent&) { taken = clock.take_events(); });
   clock.set_time_alert("quiet-3", t0 + 3s);
-  REQUIRE(clock.advance_time(t0 + 1s) == 1);  // the outbox now has room for 16 events
+  REQUIRE(clock.advance_time(t0 + 1s) == 1);  // the outbox now has room for one event
   // The taker leaves the outbox with no storage: room for quiet-3's event must be made again before
-  // its tick is taken, and that allocation (16 events) fails.
+  // its tick is taken, and that allocation (one event) fails.
   const std::size_t failed_before = failed;
-  fail_size = 16 * sizeof(TimeEvent);
+  fail_size = 1 * sizeof(TimeEvent);
   CHECK_THROWS_AS(clock.advance_time(t0 + 10s), std::bad_alloc);
   fail_size = 0;
   REQUIRE(failed == failed_before + 1);

@@ -1673,7 +1673,7 @@ class TimerQueue {
   }
   // Deliveries of a slot past its node's count of 15 (see `Node::max_deliveries`).
   std::vector<std::uint32_t> overflowing_;
-  // The free slots, most recently freed last, in a stack of 4 KiB chunks (see `SlotStack`).
+  // The free slots, most recently freed last, in a stack of 2 KiB chunks (see `SlotStack`).
   // Recycling a slot must not fail (`finish` is noexcept, and a cancel has already taken effect):
   // if the stack cannot grow, the slot goes to a list linked through the free records instead (a
   // recycled node's `realtime` holds the next, and `no_slot` ends it). The stack comes first: a
@@ -1714,7 +1714,8 @@ class TimerQueue {
     }
 
    private:
-    static constexpr unsigned chunk_shift = 10;
+    // 2 KiB chunks: a queue of a few hundred timers that fire out of order holds one.
+    static constexpr unsigned chunk_shift = 9;
     static constexpr std::size_t chunk = std::size_t{1} << chunk_shift;
     struct Chunk {
       std::array<std::uint32_t, chunk> slots;

@@ -172,6 +172,9 @@ class TimingWheel {
     const std::uint64_t key = deadline_key(e.deadline);
     // An empty wheel may start anywhere at or before its first key.
     if (size_ == 0) {
+      if (vector_sets_ == nullptr) [[unlikely]] {
+        add_vector_sets();  // may throw: nothing has changed
+      }
       if ((levels_ | staged_levels_) != 0) [[unlikely]] {
         forget_slots();  // empty slots left set, and staged: a sweep emptied the wheel
       }
@@ -328,10 +331,12 @@ class TimingWheel {
 
   void clear() {
     size_ = 0;
-    for (auto& set : vector_sets_) {
-      for (auto& entries : set) {
-        entries.clear();
-        recycle(entries);
+    if (vector_sets_ != nullptr) {
+      for (auto& set : *vector_sets_) {
+        for (auto& entries : set) {
+          entries.clear();
+          recycle(entries);
+        }
       }
     }
     for (unsigned level = chained_from; level < levels; ++level) {
@@ -361,9 +366,7 @@ class TimingWheel {
     pool_ = nullptr;
     pooled_ = 0;
     blocks_ = 0;
-    for (auto& set : vector_sets_) {
-      for (auto& entries : set) std::vector<WheelEntry>().swap(entries);
-    }
+    vector_sets_.reset();
     std::vector<std::vector<WheelEntry>>().swap(spare_);
     std::vector<WheelEntry>().swap(near_);
     std::vector<WheelEntry>().swap(scratch_);
@@ -401,7 +404,7 @@ class TimingWheel {
         if (chain.size == 0) bank_occupied_[level] &= ~(std::uint64_t{1} << slot);
       }
     }
-    for (unsigned level = 0; level < chained_from; ++level) {
+    for (unsigned level = 0; level < chained_from && vector_sets_ != nullptr; ++level) {
       for (unsigned slot = 0; slot < 64; ++slot) {
         std::vector<WheelEntry>& entries = slots(level)[slot];
         if (entries.empty()) continue;
@@ -415,7 +418,7 @@ class TimingWheel {
         }
       }
     }
-    for (unsigned slot = 0; slot < 64; ++slot) {
+    for (unsigned slot = 0; slot < 64 && vector_sets_ != nullptr; ++slot) {
       std::vector<WheelEntry>& entries = bank_vectors()[slot];
       if (entries.empty()) continue;
       removed += sweep(entries, 0, stale);
@@ -462,6 +465,7 @@ class TimingWheel {
     const auto created = static_cast<std::size_t>(std::count_if(
         chain_sets_.begin(), chain_sets_.end(), [](const auto& level) { return level != nullptr; }));
     return sizeof(*this) + created * sizeof(LevelChains) +
+           (vector_sets_ != nullptr ? sizeof(VectorSets) : 0) +
            (capacity_ + scratch_.capacity() + pending_.capacity()) * sizeof(WheelEntry) +
            blocks_ * sizeof(Block) + spare_.capacity() * sizeof(spare_.front());
   }
@@ -536,19 +540,22 @@ class TimingWheel {
   [[gnu::noinline]] void add_level(unsigned level) {
     chain_sets_[level - chained_from] = std::make_unique<LevelChains>();
   }
+  [[gnu::noinline]] void add_vector_sets() { vector_sets_ = std::make_unique<VectorSets>(); }
   // Level 0's slots: one set (it is never a bank), so no bit to read.
-  [[nodiscard]] std::array<std::vector<WheelEntry>, 64>& level0() noexcept { return vector_sets_[0]; }
+  // Levels 0 and 1 exist while the wheel holds entries (made by the first `push` into an empty
+  // wheel: `add_vector_sets`); only code that runs then calls these.
+  [[nodiscard]] std::array<std::vector<WheelEntry>, 64>& level0() noexcept { return (*vector_sets_)[0]; }
   [[nodiscard]] const std::array<std::vector<WheelEntry>, 64>& level0() const noexcept {
-    return vector_sets_[0];
+    return (*vector_sets_)[0];
   }
   [[nodiscard]] std::array<std::vector<WheelEntry>, 64>& slots(unsigned level) noexcept {
-    return vector_sets_[level + ((flip_ >> level) & 1U)];  // level 0: set 0; level 1: set 1 or 2
+    return (*vector_sets_)[level + ((flip_ >> level) & 1U)];  // level 0: set 0; level 1: set 1 or 2
   }
   [[nodiscard]] const std::array<std::vector<WheelEntry>, 64>& slots(unsigned level) const noexcept {
-    return vector_sets_[level + ((flip_ >> level) & 1U)];
+    return (*vector_sets_)[level + ((flip_ >> level) & 1U)];
   }
   [[nodiscard]] std::array<std::vector<WheelEntry>, 64>& bank_vectors() noexcept {
-    return vector_sets_[1 + (((flip_ >> 1U) & 1U) ^ 1U)];
+    return (*vector_sets_)[1 + (((flip_ >> 1U) & 1U) ^ 1U)];
   }
   [[nodiscard]] Chain& chain_at(unsigned level, unsigned slot) noexcept { return chains(level)[slot]; }
   [[nodiscard]] const Chain& chain_at(unsigned level, unsigned slot) const noexcept {
@@ -866,9 +873,11 @@ class TimingWheel {
       if (!has_level(level)) continue;
       for (Chain& chain : bank_chains(level)) release(chain);
     }
-    for (auto& entries : bank_vectors()) {
-      entries.clear();
-      recycle(entries);
+    if (vector_sets_ != nullptr) {
+      for (auto& entries : bank_vectors()) {
+        entries.clear();
+        recycle(entries);
+      }
     }
     for (unsigned level = 0; level < levels; ++level) {
       if (staged_[level] != none) empty_keeping_head(chain_at(level, staged_[level]));
@@ -1138,8 +1147,9 @@ class TimingWheel {
     std::vector<WheelEntry>().swap(emptied);
   }
 
-  // The scalars a push or a pop reads first, then the slots: levels 0 and 1 here (4.5 KiB), the chained
-  // levels' (3 KiB each: two sets of 64 chains) created as entries first reach them (see "Memory").
+  // The scalars a push or a pop reads first, then the slots: levels 0 and 1 (4.5 KiB) made by the
+  // first push, the chained levels' (3 KiB each: two sets of 64 chains) created as entries first
+  // reach them (see "Memory").
   std::array<std::uint64_t, levels> occupied_{};
   std::uint32_t levels_ = 0;          // bit L: level L has an occupied slot
   std::uint32_t flip_ = 0;            // bit L: level L's slots are its second set (see `chains`)
@@ -1162,7 +1172,11 @@ class TimingWheel {
   Block* pool_ = nullptr;    // free blocks, linked by `next`
   std::size_t pooled_ = 0;   // blocks in the pool
   std::size_t blocks_ = 0;   // blocks held, in chains and in the pool
-  std::array<std::array<std::vector<WheelEntry>, 64>, 3> vector_sets_{};  // level 0; level 1's two
+  // Level 0's slots and level 1's two sets, 4.5 KiB, made by the first push (`add_vector_sets`) and
+  // given back by `release_storage`: a queue whose timers never reach the wheel (a batch loaded
+  // into an empty queue, periodic timers in their lanes) holds none (4.6 bytes per timer at 10^3).
+  using VectorSets = std::array<std::array<std::vector<WheelEntry>, 64>, 3>;
+  std::unique_ptr<VectorSets> vector_sets_;
   using LevelChains = std::array<std::array<Chain, 64>, 2>;
   std::array<std::unique_ptr<LevelChains>, levels - chained_from> chain_sets_{};
   // Staging (see "Staged cascades"), by the staged slot's level L (2 and up): the slot, or `none`;
