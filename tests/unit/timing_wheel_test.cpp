@@ -242,6 +242,30 @@ TEST_CASE("TimingWheel gives back its kept storage once empty, and works on as n
   drain_both(wheel, model);
 }
 
+TEST_CASE("TimingWheel holds no slots until its first push: a queue whose timers never reach it pays none") {
+  TimingWheel wheel;
+  REQUIRE(wheel.bytes() == sizeof(TimingWheel));
+  // Swept and cleared before any push: nothing to visit, nothing made.
+  REQUIRE(wheel.remove_if([](const WheelEntry&) { return true; }) == 0);
+  wheel.clear();
+  wheel.release_storage();
+  REQUIRE(wheel.bytes() == sizeof(TimingWheel));
+  REQUIRE(wheel.top(std::numeric_limits<std::int64_t>::max()) == nullptr);
+  // The first push makes levels 0 and 1 (three sets of 64 slots).
+  Model model;
+  std::uint64_t order = 0;
+  push_both(wheel, model, 5, order);
+  REQUIRE(wheel.bytes() >= sizeof(TimingWheel) + 3 * 64 * sizeof(std::vector<WheelEntry>));
+  push_both(wheel, model, 70, order);  // level 1
+  REQUIRE(wheel.remove_if([](const WheelEntry& e) { return e.deadline == 70; }) == 1);
+  model.erase({70, 2});
+  drain_both(wheel, model);
+  wheel.release_storage();  // gives them back
+  REQUIRE(wheel.bytes() == sizeof(TimingWheel));
+  push_both(wheel, model, 3, order);  // and makes them again
+  drain_both(wheel, model);
+}
+
 TEST_CASE("TimingWheel hands a cascaded level-1 slot's entries to on_batch: the next to leave") {
   TimingWheel wheel;
   const std::int64_t max = std::numeric_limits<std::int64_t>::max();
