@@ -157,9 +157,9 @@ class BatchRun {
   }
 
  private:
-  // An emptied array of this many entries or fewer (1 KiB) is kept, not given back: a queue that
-  // loads a few timers at a time then allocates nothing.
-  static constexpr std::size_t kept_entries = 64;
+  // An emptied array of this many entries or fewer (2 KiB, the first size: `grown_capacity`) is
+  // kept, not given back: a queue that loads a few timers at a time then allocates nothing.
+  static constexpr std::size_t kept_entries = 128;
   // Digits of up to 11 bits: 2,048 buckets, 8 KiB of 32-bit counts a pass (4 KiB in 16 bits).
   static constexpr unsigned max_digit_bits = 11;
 
