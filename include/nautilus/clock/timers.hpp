@@ -1693,16 +1693,31 @@ class TimerQueue {
    public:
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
     [[nodiscard]] std::uint32_t back() const noexcept { return at(size_ - 1); }
-    void pop_back() noexcept { --size_; }
+    void pop_back() noexcept {
+      --size_;
+      if (next_ != base_) [[likely]] {
+        --next_;
+      } else {
+        point();  // into the chunk before, or from no room
+      }
+    }
     // Whether `push_back` has room without a new chunk.
-    [[nodiscard]] bool has_room() const noexcept { return (size_ >> chunk_shift) < chunks_.size(); }
+    [[nodiscard]] bool has_room() const noexcept { return next_ != nullptr; }
+    // A store and an increment through the cursor: a fire pushes its slot here (computed from the
+    // size and the chunk table, 6 more instructions a fire).
     void push_back_in_room(std::uint32_t slot) noexcept {
-      chunks_[size_ >> chunk_shift]->slots[size_ & (chunk - 1)] = slot;
+      *next_ = slot;
       ++size_;
+      if (++next_ == end_) [[unlikely]] {
+        point();  // the next chunk, if any
+      }
     }
     // On std::bad_alloc the stack is unchanged.
     void push_back(std::uint32_t slot) {
-      if (!has_room()) chunks_.push_back(std::make_unique<Chunk>());
+      if (!has_room()) {
+        chunks_.push_back(std::make_unique<Chunk>());
+        point();
+      }
       push_back_in_room(slot);
     }
     // Empties the stack; keeps its first chunk, gives the others back. (Giving that one back too
@@ -1712,6 +1727,7 @@ class TimerQueue {
     void clear() noexcept {
       size_ = 0;
       if (chunks_.size() > 1) chunks_.resize(1);
+      point();
     }
     [[nodiscard]] std::size_t bytes() const noexcept {
       return chunks_.size() * chunk * sizeof(std::uint32_t) + chunks_.capacity() * sizeof(void*);
@@ -1727,8 +1743,24 @@ class TimerQueue {
     [[nodiscard]] std::uint32_t at(std::size_t i) const noexcept {
       return chunks_[i >> chunk_shift]->slots[i & (chunk - 1)];
     }
+    // Points the cursor at where the next push goes, in the chunk of entry `size_`, or at nothing
+    // if that chunk does not exist yet (no room). Chunks never move, so the cursor stays valid as
+    // `chunks_` grows.
+    void point() noexcept {
+      const std::size_t c = size_ >> chunk_shift;
+      if (c < chunks_.size()) {
+        base_ = chunks_[c]->slots.data();
+        next_ = base_ + (size_ & (chunk - 1));
+        end_ = base_ + chunk;
+      } else {
+        base_ = next_ = end_ = nullptr;
+      }
+    }
     std::vector<std::unique_ptr<Chunk>> chunks_;
     std::size_t size_ = 0;
+    std::uint32_t* base_ = nullptr;  // the cursor's chunk
+    std::uint32_t* next_ = nullptr;  // where the next push goes; null: no room
+    std::uint32_t* end_ = nullptr;   // the cursor's chunk's end
   };
   SlotStack free_;
   std::uint32_t spilled_ = no_slot;
