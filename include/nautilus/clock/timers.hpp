@@ -1443,9 +1443,10 @@ class TimerQueue {
   // sort included (35.9 to 25.0 ns). Nothing here throws.
   //
   // The common fire (from the batch run, not its last entry; a finished `out`, whose callback is
-  // empty; the free stack with room) calls nothing, so it saves no register. Any other is
-  // `fire_anonymous_any`, a tail call.
-  [[gnu::noinline]] void fire_anonymous(const Entry& top, ClockReading now, Due& out) noexcept {
+  // empty; the free stack with room) calls nothing, and is inlined into `pop_due` (so into a
+  // clock's loop): out of line, batch/1000 anonymous took 23.7 ns a fire for 22.6, run
+  // alternately, with no row at 10^5 or 10^6 moved. Any other is `fire_anonymous_any`.
+  [[gnu::always_inline]] void fire_anonymous(const Entry& top, ClockReading now, Due& out) noexcept {
     if (top_lane_ != from_run || out.held || taken_ == 1 || !free_.has_room() || batch_.ahead(1) == nullptr)
         [[unlikely]] {
       fire_anonymous_any(top, now, out);
