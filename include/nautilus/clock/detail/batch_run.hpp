@@ -93,8 +93,9 @@ class BatchRun {
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
 
   // Appends `e` to the inbox: only once the run has been `read()`. On std::bad_alloc nothing has
-  // changed.
-  void push(const WheelEntry& e) {
+  // changed. Flattened: in a named set GCC left the vector's `push_back` out of line (a call per
+  // set; batch/1000 named 68.0 -> 67.4 ns run alternately once inlined).
+  [[gnu::flatten]] void push(const WheelEntry& e) {
     if (inbox_.size() == inbox_.capacity() || inbox_.empty()) [[unlikely]] {
       push_first_or_grow(e);
       return;
