@@ -1182,7 +1182,14 @@ class TimerQueue {
   void recycle(std::uint32_t slot) {
     callback_slot(slot) = nullptr;
     node_at(slot).set(Node::recycled_flag, true);
-    if (--taken_ == 0) {
+    --taken_;
+    hand_back(slot);
+  }
+
+  // Returns a released slot (`taken_` already counts it out) to the free stack, or forgets every
+  // free slot if none is taken any more.
+  void hand_back(std::uint32_t slot) noexcept {
+    if (taken_ == 0) {
       forget_free_slots();
     } else {
       give_free(slot);
@@ -1469,11 +1476,7 @@ class TimerQueue {
     }
     Record& rec = take_anonymous(top, now, out);
     out.held = std::move(rec.callback);
-    if (taken_ == 0) {
-      forget_free_slots();
-    } else {
-      give_free(out.slot);
-    }
+    hand_back(out.slot);
     pop_top();
   }
   // What both fire every anonymous alert: its event, and its record and slot released (but for
