@@ -407,29 +407,7 @@ class TimingWheel {
         if (chain.size == 0) bank_occupied_[level] &= ~(std::uint64_t{1} << slot);
       }
     }
-    for (unsigned level = 0; level < chained_from && vector_sets_ != nullptr; ++level) {
-      for (unsigned slot = 0; slot < 64; ++slot) {
-        std::vector<WheelEntry>& entries = slots(level)[slot];
-        if (entries.empty()) continue;
-        const bool consumed = level == 0 && slot == current_;  // its consumed entries go too
-        removed += sweep(entries, consumed ? front_ : 0, stale);
-        if (consumed) front_ = 0;
-        if (entries.empty()) {
-          recycle(entries);
-          clear_bit(level, slot);
-          if (consumed) current_ = none;
-        }
-      }
-    }
-    for (unsigned slot = 0; slot < 64 && vector_sets_ != nullptr; ++slot) {
-      std::vector<WheelEntry>& entries = bank_vectors()[slot];
-      if (entries.empty()) continue;
-      removed += sweep(entries, 0, stale);
-      if (entries.empty()) {
-        recycle(entries);
-        bank_occupied_[1] &= ~(std::uint64_t{1} << slot);
-      }
-    }
+    if (vector_sets_ != nullptr) removed += sweep_vector_levels(stale);  // none before the first push
     if (has_pending_) {
       removed += sweep(pending_, 0, stale);
       if (pending_chain_.head != nullptr) {
@@ -858,6 +836,36 @@ class TimingWheel {
     cursor_ = start;
     near_end_ = start;
     arm_stages();
+  }
+
+  // `remove_if` over levels 0 and 1 and level 1's bank (which exist: see `add_vector_sets`).
+  template <class Pred>
+  std::size_t sweep_vector_levels(Pred stale) {
+    std::size_t removed = 0;
+    for (unsigned level = 0; level < chained_from; ++level) {
+      for (unsigned slot = 0; slot < 64; ++slot) {
+        std::vector<WheelEntry>& entries = slots(level)[slot];
+        if (entries.empty()) continue;
+        const bool consumed = level == 0 && slot == current_;  // its consumed entries go too
+        removed += sweep(entries, consumed ? front_ : 0, stale);
+        if (consumed) front_ = 0;
+        if (entries.empty()) {
+          recycle(entries);
+          clear_bit(level, slot);
+          if (consumed) current_ = none;
+        }
+      }
+    }
+    for (unsigned slot = 0; slot < 64; ++slot) {
+      std::vector<WheelEntry>& entries = bank_vectors()[slot];
+      if (entries.empty()) continue;
+      removed += sweep(entries, 0, stale);
+      if (entries.empty()) {
+        recycle(entries);
+        bank_occupied_[1] &= ~(std::uint64_t{1} << slot);
+      }
+    }
+    return removed;
   }
 
   // Clears the marks an empty wheel may keep (a staged slot's bit stays set once a sweep empties
