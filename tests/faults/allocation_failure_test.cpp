@@ -281,6 +281,40 @@ TEST_CASE(
   CHECK(rest[0].id == 3);
 }
 
+TEST_CASE("TimerQueue's name index widens all or nothing when allocations fail") {
+  // The 4,096th named timer of a fresh queue takes slot 4,095, where the index widens (its 4-byte
+  // buckets and the tags' chunks). A set that cannot get them leaves the queue as it was, still
+  // narrow; a retried one gets through with every name where it was.
+  CountingQueue q;
+  constexpr int narrow = 4'095;
+  // Names inline and on the heap; the 4,096th ("n---4095") is inline, so that only the widening
+  // allocates.
+  const auto name = [](int i) {
+    return "n" + std::string(static_cast<std::size_t>(i % 12), '-') + std::to_string(i);
+  };
+  for (int i = 0; i < narrow; ++i) q.alert(name(i), std::chrono::seconds{1 + i % 50});
+  const std::size_t narrow_bytes = q.queue.bytes_per_timer();
+  {
+    const NoAllocation none;
+    REQUIRE_THROWS_AS(q.alert(name(narrow), 60s), std::bad_alloc);
+  }
+  REQUIRE(q.queue.bytes_per_timer() == narrow_bytes);  // still narrow
+  REQUIRE(q.queue.timer_count() == narrow);
+  REQUIRE_FALSE(q.queue.has_timer(name(narrow)));
+  for (int i = 0; i < narrow; i += 7)
+    REQUIRE(q.queue.next_time(name(i)) == t0 + std::chrono::seconds{1 + i % 50});
+  std::size_t failures = 0;
+  for (int i = narrow; i < narrow + 300; ++i) failures += retry_failing(2, [&] { q.alert(name(i), 60s); });
+  CHECK(failures > 0);
+  REQUIRE(q.queue.timer_count() == narrow + 300);
+  for (int i = 0; i < narrow + 300; ++i) REQUIRE(q.queue.has_timer(name(i)));
+  REQUIRE_THROWS_AS(q.alert(name(12), 5s), nautilus::clock_error);  // still pending, found in the wide index
+  for (int i = 0; i < narrow + 300; i += 2) REQUIRE(q.queue.cancel_timer(name(i)));
+  fire_due(q.queue, q.start + 61'000'000'000);
+  REQUIRE(q.fired == (narrow + 300) / 2);
+  REQUIRE(q.queue.timer_count() == 0);
+}
+
 TEST_CASE("finishing a delivery and cancelling a timer cannot fail for lack of memory") {
   // A fired timer's slot goes back to the free list in `finish`, which is noexcept: a std::bad_alloc
   // there would end the program. A cancel must not fail after the timer is gone either. With every
