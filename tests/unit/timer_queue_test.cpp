@@ -215,6 +215,46 @@ TEST_CASE("TimerQueue's name index keeps every name as it widens in the middle o
   for (std::size_t i = 0; i < 4'000; i += 97) REQUIRE_FALSE(queue.has_timer(name_of('a', i)));
 }
 
+TEST_CASE("TimerQueue's name index widens in the set that takes over a delivered alert's name") {
+  // The set that widens the index is the re-arm of the alert being delivered: its name was found as
+  // a zombie in the narrow index, whose tags keep their high bits only. The new timer must still
+  // get its whole tag, or its entry may be misplaced once the index grows past 16,384 buckets to
+  // sizes that are not powers of two, where the low bits move a home by up to one bucket (with a
+  // chance of a few tenths per name: hence 24 names, one queue each).
+  for (int round = 0; round < 24; ++round) {
+    const std::string hb = "hb-" + std::to_string(round);
+    CAPTURE(hb);
+    TimerQueue queue;
+    std::map<std::string, std::int64_t> model;
+    std::int64_t now = 0;
+    const auto set = [&](const std::string& name, std::int64_t deadline) {
+      queue.set_time_alert(name, nautilus::from_unix_ns(deadline), {}, nautilus::PastDeadline::error,
+                           ClockReading{now, now});
+      model[name] = deadline;
+    };
+    set(hb, 5);                                                               // slot 0
+    for (int i = 1; i < 4'095; ++i) set("t" + std::to_string(i), 1'000 + i);  // slots 1 to 4,094
+    now = 5;
+    auto due = queue.pop_due(ClockReading{now, now});
+    REQUIRE(due.has_value());
+    model.erase(hb);
+    set(hb, 500);  // slot 4,095: widens, and takes over the zombie's entry
+    queue.finish(*due);
+    // Past 10,240 names the index grows by half (24,576 buckets), past 15,360 again (36,864),
+    // each time moving every entry by its tag.
+    for (int i = 4'095; i < 16'000; ++i) set("t" + std::to_string(i), 1'000 + i);
+    REQUIRE(queue.has_timer(hb));
+    REQUIRE(queue.next_time(hb) == nautilus::from_unix_ns(500));
+    REQUIRE_THROWS_WITH(set(hb, 600), Catch::Contains("is already pending"));
+    REQUIRE(queue.cancel_timer(hb));
+    model.erase(hb);
+    REQUIRE_FALSE(queue.has_timer(hb));
+    fire_due(queue, model, 20'000);
+    REQUIRE(model.empty());
+    REQUIRE(queue.timer_count() == 0);
+  }
+}
+
 namespace {
 
 // Periodic timers of `intervals`, the three missed-tick policies, stop times, one-shot alerts and

@@ -1143,7 +1143,12 @@ class TimerQueue {
     if (fresh && slot_count_ >= slot_mask) throw_too_many_pending();
     const std::uint32_t slot = !listed ? unused_ : !free_.empty() ? free_.back() : spilled_;
     ensure_records(slot);
-    if (!wide_ && slot >= narrow_slots) widen_index();
+    if (!wide_ && slot >= narrow_slots) [[unlikely]] {
+      widen_index();
+      // A lookup that found a zombie took the tag a narrow queue keeps, its high bits: the whole
+      // one from here on.
+      lookup.hash = hash_of(name);
+    }
     if (wide_) {  // its tag's chunk, then its name's
       wide_tags_.ensure(slot);
     } else {
