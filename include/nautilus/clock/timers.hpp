@@ -811,16 +811,16 @@ class TimerQueue {
   // The name index's buckets. A bucket holds slot + 1 in its low bits (0: an empty bucket), a zombie
   // mark (see `retire`), and in its high bits a filter: the low bits of the name's tag, which a
   // lookup compares before it reads a name. The entry's home bucket comes from the tag's high bits
-  // (`home_of`), read from `tag_at` only to move entries (an erase's backward shift, a growth) and to
-  // find a fired timer's bucket. Two formats:
+  // (`home_in`), read from the slot's tag only to move entries (an erase's backward shift, a growth) and to
+  // find a fired timer's bucket (`tag_in`). Two formats:
   //   - narrow, 2 bytes: 12 bits of slot and a 3-bit filter (1 in 8 other names pass it), while every
   //     named timer's slot is below 4,095; such a queue's index has at most 16,384 buckets, and the
-  //     tags keep only their high 16 bits, all that `home_of` reads at those sizes;
+  //     tags keep only their high 16 bits, all that `home_in` reads at those sizes;
   //   - wide, 4 bytes: 24 bits of slot and a 7-bit filter (1 in 128).
   // A queue starts narrow and widens once, as it names a slot of 4,095 or more (`widen_index`).
   // At 10^3 named timers the index is kept a quarter full (see `index_full`), and the narrow
   // format holds 8 bytes per name there, not 16 (and 2 bytes of tag, not 4), in the same time:
-  // batch/1000 named 69.1 -> 67.9 ns, run alternately. Against 8-byte entries holding the whole tag,
+  // batch/1000 named 68.3 ns either way, run alternately. Against 8-byte entries holding the whole tag,
   // the wide format, measured interleaved at 10^5 timers: 0.85x the time per named fire, 0.83x per
   // cancel by name, and 8 bytes less per named timer at 10^6.
   template <class Bits>
@@ -832,7 +832,7 @@ class TimerQueue {
     static constexpr std::uint32_t slot_field = (std::uint32_t{1} << slot_width) - 1;
     static constexpr std::uint32_t zombie_bit = std::uint32_t{1} << slot_width;
     static constexpr std::uint32_t filter_field = ((std::uint32_t{1} << filter_width) - 1) << filter_shift;
-    // A bucket's filter bits: the tag's low bits, where `home_of` reads its high ones.
+    // A bucket's filter bits: the tag's low bits, where `home_in` reads its high ones.
     static std::uint32_t filter_of(std::uint32_t tag) noexcept {
       return (tag << filter_shift) & filter_field;
     }
@@ -849,7 +849,7 @@ class TimerQueue {
   static constexpr std::uint32_t narrow_slots = Buckets<Narrow>::slot_field;
 
   static std::size_t hash_of(std::string_view name) noexcept { return detail::name_hash(name); }
-  // The low 32 bits of the hash: they also give an entry's home bucket (`home_of`), so moving
+  // The low 32 bits of the hash: they also give an entry's home bucket (`home_in`), so moving
   // entries never re-hashes a name.
   static std::uint32_t tag_of(std::size_t hash) noexcept { return static_cast<std::uint32_t>(hash); }
   static std::uint32_t slot_of(const Entry& e) noexcept { return static_cast<std::uint32_t>(e.order & slot_mask); }
@@ -933,8 +933,9 @@ class TimerQueue {
   // at most, where the spare buckets cost little and shorter probe runs mean fewer mispredicted
   // branches), past five eighths full beyond.
   //
-  // Sizes. Small, the index doubles from 512 buckets (as `grown_capacity`, no smaller blocks are left
-  // behind in the allocator's cache as it grows); from `small_index` on it grows by half, so it
+  // Sizes. Small, the index doubles from 2 KiB (1,024 narrow buckets or 512 wide ones: as
+  // `grown_capacity`, no smaller blocks are left behind in the allocator's cache as it grows, where
+  // `mallinfo2` counts them in use); from `small_index` on it grows by half, so it
   // holds 6.4 to 9.6 bytes per name, where doubling at half full held 8 to 16 (10.5 at 10^5 names,
   // which fall just past a power of two's half). Any size works: a tag's home is its high bits
   // scaled to the size (a multiply and a shift, as cheap as a mask), and a probe wraps by compare.
@@ -951,16 +952,9 @@ class TimerQueue {
     if (size == 0) return wide_ ? 512 : 1024;
     return size < small_index ? size * 2 : size / 2 * 3;
   }
-  // A tag's home bucket: its high bits, scaled to the index's size. (At a narrow index's sizes, powers
-  // of two up to 2^14, that is its top bits alone: the 16 that a narrow queue keeps.)
-  [[nodiscard]] std::size_t home_of(std::uint32_t tag) const noexcept {
-    return static_cast<std::size_t>((std::uint64_t{tag} * index_size()) >> 32);
-  }
-  [[nodiscard]] std::size_t next_bucket(std::size_t i) const noexcept {
-    return i + 1 == index_size() ? 0 : i + 1;
-  }
-  // The same, for code that knows the format (the index functions below are templates on it, so
-  // that their loops do not ask which at every step).
+  // A tag's home bucket in `index`: its high bits, scaled to the index's size. (At a narrow index's
+  // sizes, powers of two up to 2^14, that is its top bits alone: the 16 that a narrow queue keeps.)
+  // The index functions are templates on the format, so that their loops never ask which it is.
   template <class Bits>
   [[nodiscard]] static std::size_t home_in(const std::vector<Bits>& index, std::uint32_t tag) noexcept {
     return static_cast<std::size_t>((std::uint64_t{tag} * index.size()) >> 32);
