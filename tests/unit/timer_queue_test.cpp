@@ -46,6 +46,17 @@ void fire_due(TimerQueue& queue, std::map<std::string, std::int64_t>& model, std
   }
 }
 
+// Cancels a random third of the model's timers by name, in the queue and in the model.
+void cancel_random_third(TimerQueue& queue, std::map<std::string, std::int64_t>& model, std::mt19937_64& rng) {
+  std::vector<std::string> names;
+  for (const auto& entry : model) names.push_back(entry.first);
+  std::shuffle(names.begin(), names.end(), rng);
+  for (std::size_t i = 0; i < names.size() / 3; ++i) {
+    REQUIRE(queue.cancel_timer(names[i]));
+    model.erase(names[i]);
+  }
+}
+
 }  // namespace
 
 TEST_CASE("The name index's hash spreads sequential names like a random function") {
@@ -138,13 +149,7 @@ TEST_CASE("TimerQueue's name index agrees with a model as it grows past its smal
       REQUIRE_THROWS_AS(set(it->first, now + 5), nautilus::clock_error);
     }
     // Cancel a random third by name, and some unknown names.
-    std::vector<std::string> names;
-    for (const auto& entry : model) names.push_back(entry.first);
-    std::shuffle(names.begin(), names.end(), rng);
-    for (std::size_t i = 0; i < names.size() / 3; ++i) {
-      REQUIRE(queue.cancel_timer(names[i]));
-      model.erase(names[i]);
-    }
+    cancel_random_third(queue, model, rng);
     REQUIRE_FALSE(queue.cancel_timer("name-unknown"));
     // Fire a quarter of a millisecond's worth.
     now += 250'000;
@@ -199,13 +204,7 @@ TEST_CASE("TimerQueue's name index keeps every name as it widens in the middle o
 
   // Cancel a random third by name, then fire the rest in order: every erase and backward shift of
   // the wide index finds its entries' homes from the widened tags.
-  std::vector<std::string> names;
-  for (const auto& entry : model) names.push_back(entry.first);
-  std::shuffle(names.begin(), names.end(), rng);
-  for (std::size_t i = 0; i < names.size() / 3; ++i) {
-    REQUIRE(queue.cancel_timer(names[i]));
-    model.erase(names[i]);
-  }
+  cancel_random_third(queue, model, rng);
   require_agrees(queue, model);
   for (now = 50; now <= 1'100; now += 50) {
     fire_due(queue, model, now);
