@@ -47,7 +47,8 @@ void fire_due(TimerQueue& queue, std::map<std::string, std::int64_t>& model, std
 }
 
 // Cancels a random third of the model's timers by name, in the queue and in the model.
-void cancel_random_third(TimerQueue& queue, std::map<std::string, std::int64_t>& model, std::mt19937_64& rng) {
+void cancel_random_third(TimerQueue& queue, std::map<std::string, std::int64_t>& model,
+                         std::mt19937_64& rng) {
   std::vector<std::string> names;
   for (const auto& entry : model) names.push_back(entry.first);
   std::shuffle(names.begin(), names.end(), rng);
