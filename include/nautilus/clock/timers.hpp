@@ -1085,12 +1085,13 @@ class TimerQueue {
   // Returns the name's lookup for the insert that follows.
   [[nodiscard]] NameLookup validate_name(const char* operation, std::string_view name) const {
     if (name.empty()) throw clock_error(std::string(operation) + ": the timer name is empty");
-    if (zombie_bucket_ < index_size()) {
+    if (zombie_bucket_ < index_size() && zombie_in(zombie_bucket_)) {
       // The name of the alert being delivered, set again from its own callback (a heartbeat, an
       // expiry pushed back): the lookup's answer is that zombie's bucket, with no hash or probe.
       // The retired timer's tag is the name's (its high bits, in a narrow queue: all it keeps).
-      if (zombie_in(zombie_bucket_) && name_at(slot_in(zombie_bucket_)).equals(name)) {
-        NameLookup found{tag_at(slot_in(zombie_bucket_))};
+      const std::uint32_t retired = slot_in(zombie_bucket_);
+      if (name_at(retired).equals(name)) {
+        NameLookup found{tag_at(retired)};
         found.zombie_bucket = zombie_bucket_;
         return found;
       }
